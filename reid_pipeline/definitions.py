@@ -1,0 +1,36 @@
+"""The Dagster code location: wires assets, resources, jobs and sensors together. Nothing else."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from reid_pipeline.defs.io_manager import ParquetIOManager
+from reid_pipeline.defs.jobs import CAMERA_DAY_ASSETS, camera_day_job
+from reid_pipeline.defs.resources import CropResource, DetectorResource, FootageResource, StorageResource
+from reid_pipeline.defs.sensors import build_footage_sensor
+from reid_pipeline.settings import Settings, load_settings
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    """Resources filled from ``settings`` (the single source of every default)."""
+    return {
+        "io_manager": ParquetIOManager(data_root=settings.storage.data_root),
+        "storage": StorageResource(data_root=settings.storage.data_root),
+        "footage": FootageResource(**settings.footage.model_dump()),
+        "detector": DetectorResource(
+            **{**settings.detection.model_dump(), "entity_types": list(settings.detection.entity_types)}
+        ),
+        "crop_settings": CropResource(**settings.crops.model_dump()),
+    }
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    return dg.Definitions(
+        assets=CAMERA_DAY_ASSETS,
+        jobs=[camera_day_job],
+        sensors=[build_footage_sensor(camera_day_job)],
+        resources=build_resources(settings),
+    )
+
+
+defs = build_definitions(load_settings())

@@ -1,0 +1,47 @@
+"""footage_manifest: what footage exists for a camera-day, and what is wrong with it."""
+
+import dagster as dg
+import pyarrow as pa
+from dagster import AssetExecutionContext
+
+from reid_pipeline.defs.assets.preview import table_preview
+from reid_pipeline.defs.partitions import camera_days, split_camera_day
+from reid_pipeline.defs.resources import FootageResource, StorageResource
+from reid_pipeline.lib.footage import build_manifest
+from reid_pipeline.lib.schemas import FOOTAGE_MANIFEST, table_from_rows
+from reid_pipeline.lib.timestamps import camera_zone
+
+
+@dg.asset(
+    partitions_def=camera_days,
+    group_name="footage",
+    kinds={"parquet"},
+    code_version="1",
+)
+def footage_manifest(
+    context: AssetExecutionContext, storage: StorageResource, footage: FootageResource
+) -> dg.Output[pa.Table]:
+    """One row per footage file of the camera-day: start time (and where it came from), duration,
+    fps, frame count, resolution, content hash.
+
+    Files that cannot be read (empty, corrupt, truncated, a second copy of the same file) are rows
+    with ``error`` set; later stages skip them and the rest of the day goes on.
+    """
+    day, camera = split_camera_day(context.partition_key)
+    rows = build_manifest(storage.raw_root, day, camera, camera_zone(footage.timezone))
+    for row in rows:
+        if row.error:
+            context.log.warning(row.error)
+    table = table_from_rows([row.as_row() for row in rows], FOOTAGE_MANIFEST)
+    errors = sum(1 for row in rows if row.error)
+    return dg.Output(
+        table,
+        metadata={
+            "files": len(rows),
+            "files_with_errors": errors,
+            "videos": sum(1 for row in rows if row.kind == "video" and not row.error),
+            "stills": sum(1 for row in rows if row.kind == "image" and not row.error),
+            "footage_seconds": round(sum(row.duration_s or 0.0 for row in rows if not row.error), 1),
+            "preview": table_preview(table.drop_columns(["content_hash"])),
+        },
+    )

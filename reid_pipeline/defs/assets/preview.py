@@ -1,0 +1,28 @@
+"""Small helpers that turn tables into metadata the Dagster UI shows."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pyarrow as pa
+
+BINARY_TYPES = (pa.binary(), pa.large_binary())
+
+
+def table_preview(table: pa.Table, rows: int = 10) -> dg.MetadataValue:
+    """The first rows as a markdown table, binary columns left out."""
+    columns = [f.name for f in table.schema if f.type not in BINARY_TYPES]
+    head = table.select(columns).slice(0, rows).to_pylist()
+    if not head:
+        return dg.MetadataValue.md("_no rows_")
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in head:
+        lines.append("| " + " | ".join(_cell(row[c]) for c in columns) + " |")
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_cell(v) for v in value[:4]) + (", ..." if len(value) > 4 else "") + "]"
+    return str(value).replace("|", "\\|")

@@ -1,0 +1,27 @@
+"""Partitions: a day x camera grid for per-camera assets; the camera dimension grows with new footage."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from reid_pipeline.settings import load_settings
+
+CAMERA_DIMENSION = "camera"
+DATE_DIMENSION = "date"
+
+cameras = dg.DynamicPartitionsDefinition(name="cameras")
+# end_offset=1 includes today, so footage of the running day can be processed (and re-run later).
+days = dg.DailyPartitionsDefinition(start_date=load_settings().footage.start_date, end_offset=1)
+camera_days = dg.MultiPartitionsDefinition({DATE_DIMENSION: days, CAMERA_DIMENSION: cameras})
+
+
+def camera_day_key(day: str, camera_id: str) -> dg.MultiPartitionKey:
+    return dg.MultiPartitionKey({DATE_DIMENSION: day, CAMERA_DIMENSION: camera_id})
+
+
+def split_camera_day(key: str | dg.MultiPartitionKey) -> tuple[str, str]:
+    """(date, camera) of a camera-day partition key, whichever form it arrives in."""
+    if not isinstance(key, dg.MultiPartitionKey):
+        key = camera_days.get_partition_key_from_str(key)  # type: ignore[assignment]
+    dims = key.keys_by_dimension  # type: ignore[union-attr]
+    return dims[DATE_DIMENSION], dims[CAMERA_DIMENSION]

@@ -1,0 +1,75 @@
+"""Multi-object tracking with ultralytics' ByteTrack / BoT-SORT, fed by any detector.
+
+Detection and tracking are separate steps so that frames can be detected in batches (the tracker
+itself must see frames in order) and so the offline HOG detector gets the same tracker as YOLO.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from reid_pipeline.lib.detection.types import Detections, Tracked
+
+
+class _TrackerInput:
+    """The results-like view ultralytics trackers read: ``conf``, ``cls``, ``xywh``, boolean indexing."""
+
+    def __init__(self, xyxy: np.ndarray, conf: np.ndarray, cls: np.ndarray) -> None:
+        self.xyxy = xyxy.astype(np.float32)
+        self.conf = conf.astype(np.float32)
+        self.cls = cls.astype(np.float32)
+
+    @property
+    def xywh(self) -> np.ndarray:
+        centre = (self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2
+        size = self.xyxy[:, 2:] - self.xyxy[:, :2]
+        return np.concatenate([centre, size], axis=1)
+
+    def __getitem__(self, mask: Any) -> _TrackerInput:
+        return _TrackerInput(self.xyxy[mask], self.conf[mask], self.cls[mask])
+
+    def __len__(self) -> int:
+        return len(self.conf)
+
+
+class Tracker:
+    """Associates per-frame detections into tracks; build a new one for every file."""
+
+    def __init__(self, name: str, sample_fps: float, buffer_s: float = 3.0, min_score: float = 0.1) -> None:
+        from ultralytics.trackers.track import TRACKER_MAP
+        from ultralytics.utils import YAML, IterableSimpleNamespace
+        from ultralytics.utils.checks import check_yaml
+
+        if name not in ("bytetrack", "botsort"):
+            raise ValueError(f"unknown tracker {name!r}: use 'bytetrack' or 'botsort'")
+        cfg = IterableSimpleNamespace(**YAML.load(check_yaml(f"{name}.yaml")))
+        # The tracker counts frames it was given; we give it sampled frames, so buffers are in those.
+        cfg.track_buffer = max(1, round(buffer_s * sample_fps))
+        # Low-confidence detectors (HOG, small models) need the tracker's thresholds to follow the detector's.
+        cfg.track_low_thresh = min(cfg.track_low_thresh, min_score)
+        cfg.track_high_thresh = min(cfg.track_high_thresh, max(min_score, 0.1))
+        cfg.new_track_thresh = min(cfg.new_track_thresh, max(min_score, 0.1))
+        if name == "botsort":
+            cfg.with_reid = False
+            cfg.gmc_method = "none"  # fixed cameras: global motion compensation costs time and buys nothing
+        self._tracker = TRACKER_MAP[name](args=cfg)
+
+    def update(self, detections: Detections, image: np.ndarray) -> list[Tracked]:
+        """Tracks confirmed in this frame, each tied back to its detection's box, score and class."""
+        rows = self._tracker.update(_TrackerInput(detections.xyxy, detections.scores, detections.class_ids), image)
+        tracked = []
+        for row in rows:
+            # Report the detector's own box (idx points back to it), not the Kalman-smoothed one.
+            idx = int(row[-1])
+            x1, y1, x2, y2 = (float(v) for v in detections.xyxy[idx])
+            tracked.append(
+                Tracked(
+                    (x1, y1, x2, y2),
+                    float(detections.scores[idx]),
+                    int(detections.class_ids[idx]),
+                    int(row[4]),
+                )
+            )
+        return tracked

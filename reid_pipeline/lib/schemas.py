@@ -1,0 +1,108 @@
+"""Explicit Arrow schemas of every Parquet table the pipeline writes.
+
+Times are UTC microseconds. Ids are strings built from content (file hash, frame, box index), so a
+re-run over the same footage reproduces them exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+FOOTAGE_MANIFEST = pa.schema(
+    [
+        pa.field("file_id", pa.string(), nullable=False),
+        pa.field("date", pa.string(), nullable=False),
+        pa.field("camera_id", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),  # video | image
+        pa.field("start_time", TIMESTAMP),
+        pa.field("time_source", pa.string()),  # container | filename | exif | mtime
+        pa.field("duration_s", pa.float64()),
+        pa.field("fps", pa.float64()),
+        pa.field("frame_count", pa.int64()),
+        pa.field("width", pa.int32()),
+        pa.field("height", pa.int32()),
+        pa.field("size_bytes", pa.int64(), nullable=False),
+        pa.field("content_hash", pa.string()),
+        pa.field("error", pa.string()),
+    ]
+)
+
+BBOX = pa.list_(pa.float32(), 4)
+
+DETECTIONS = pa.schema(
+    [
+        pa.field("detection_id", pa.string(), nullable=False),
+        pa.field("date", pa.string(), nullable=False),
+        pa.field("camera_id", pa.string(), nullable=False),
+        pa.field("file_id", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("frame_index", pa.int64(), nullable=False),
+        pa.field("timestamp", TIMESTAMP, nullable=False),
+        pa.field("bbox", BBOX, nullable=False),  # x1, y1, x2, y2 in pixels
+        pa.field("score", pa.float32(), nullable=False),
+        pa.field("class_name", pa.string(), nullable=False),
+        pa.field("entity_type", pa.string(), nullable=False),
+        pa.field("track_id", pa.int64(), nullable=False),  # unique within the camera-day
+        pa.field("tracklet_id", pa.string(), nullable=False),  # unique everywhere: date/camera/track
+        pa.field("backend", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+    ]
+)
+
+CROPS = pa.schema(
+    [
+        pa.field("crop_id", pa.string(), nullable=False),  # equals the detection_id it was cut from
+        pa.field("date", pa.string(), nullable=False),
+        pa.field("camera_id", pa.string(), nullable=False),
+        pa.field("tracklet_id", pa.string(), nullable=False),
+        pa.field("entity_type", pa.string(), nullable=False),
+        pa.field("timestamp", TIMESTAMP, nullable=False),
+        pa.field("width", pa.int32(), nullable=False),
+        pa.field("height", pa.int32(), nullable=False),
+        pa.field("sharpness", pa.float32(), nullable=False),
+        pa.field("truncated", pa.bool_(), nullable=False),
+        pa.field("score", pa.float32(), nullable=False),
+        pa.field("quality", pa.float32(), nullable=False),
+        pa.field("is_best", pa.bool_(), nullable=False),
+        pa.field("best_rank", pa.int32()),  # 1 = best crop of its tracklet; null when not among the best K
+        pa.field("jpeg", pa.binary(), nullable=False),
+    ]
+)
+
+TRACKLETS = pa.schema(
+    [
+        pa.field("tracklet_id", pa.string(), nullable=False),
+        pa.field("date", pa.string(), nullable=False),
+        pa.field("camera_id", pa.string(), nullable=False),
+        pa.field("track_id", pa.int64(), nullable=False),
+        pa.field("entity_type", pa.string(), nullable=False),
+        pa.field("file_id", pa.string(), nullable=False),
+        pa.field("start_time", TIMESTAMP, nullable=False),
+        pa.field("end_time", TIMESTAMP, nullable=False),
+        pa.field("n_detections", pa.int64(), nullable=False),
+        pa.field("mean_score", pa.float32(), nullable=False),
+        pa.field("best_quality", pa.float32(), nullable=False),
+        pa.field("best_crop_ids", pa.list_(pa.string()), nullable=False),
+    ]
+)
+
+
+def empty_table(schema: pa.Schema) -> pa.Table:
+    """A zero-row table with ``schema``: what a stage writes when its input had nothing in it."""
+    return schema.empty_table()
+
+
+def table_from_rows(rows: list[dict[str, object]], schema: pa.Schema) -> pa.Table:
+    """Build a table from row dicts, validating every value against ``schema``."""
+    if not rows:
+        return empty_table(schema)
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+Row = dict[str, Any]
+"""One table row as plain Python values, keyed by column name."""

@@ -1,0 +1,74 @@
+"""Parquet tables, one file per asset partition, under the data root (a local path or an object-store URI).
+
+Layout is Hive-style, so DuckDB and polars read a whole asset with partition columns:
+``<root>/parquet/<asset>/date=<YYYY-MM-DD>/camera=<camera_id>/part-0.parquet``. A write replaces the
+partition's file in one step (written aside, then moved over), so a re-run never duplicates rows and
+a crash mid-write never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+PART_FILE = "part-0.parquet"
+
+
+def filesystem_for(root: str) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow filesystem and base path for a local folder or a URI such as ``s3://bucket/prefix``."""
+    if "://" in root:
+        fs, base = pafs.FileSystem.from_uri(root)
+        return fs, base.rstrip("/")
+    return pafs.LocalFileSystem(), str(Path(root).resolve())
+
+
+class ParquetStore:
+    """Reads and writes partitioned Parquet tables of the pipeline's assets."""
+
+    def __init__(self, data_root: str) -> None:
+        self.data_root = data_root
+        self.fs, self.base = filesystem_for(data_root)
+
+    def asset_dir(self, asset: str) -> str:
+        return f"{self.base}/parquet/{asset}"
+
+    def partition_file(self, asset: str, partition: Mapping[str, str]) -> str:
+        parts = "/".join(f"{dim}={value}" for dim, value in partition.items())
+        return f"{self.asset_dir(asset)}/{parts}/{PART_FILE}" if parts else f"{self.asset_dir(asset)}/{PART_FILE}"
+
+    def write(self, asset: str, partition: Mapping[str, str], table: pa.Table) -> str:
+        """Replace the partition's file with ``table``; returns the file's path."""
+        target = self.partition_file(asset, partition)
+        folder = target.rsplit("/", 1)[0]
+        self.fs.create_dir(folder, recursive=True)
+        staging = f"{folder}/.{uuid.uuid4().hex}.tmp"
+        with self.fs.open_output_stream(staging) as sink:
+            pq.write_table(table, sink, compression="zstd")
+        self.fs.move(staging, target)
+        return target
+
+    def exists(self, asset: str, partition: Mapping[str, str]) -> bool:
+        info = self.fs.get_file_info(self.partition_file(asset, partition))
+        return info.type == pafs.FileType.File
+
+    def read(self, asset: str, partition: Mapping[str, str], schema: pa.Schema | None = None) -> pa.Table:
+        """The partition's table; a missing partition is an error that says what to materialize."""
+        path = self.partition_file(asset, partition)
+        if not self.exists(asset, partition):
+            where = ", ".join(f"{k}={v}" for k, v in partition.items()) or "(unpartitioned)"
+            raise FileNotFoundError(f"{path} does not exist: materialize {asset!r} for {where} first.")
+        with self.fs.open_input_file(path) as source:
+            table = pq.read_table(source, schema=schema)
+        return table
+
+    def delete(self, asset: str, partition: Mapping[str, str]) -> bool:
+        """Remove one partition's file; True when there was one."""
+        if not self.exists(asset, partition):
+            return False
+        self.fs.delete_file(self.partition_file(asset, partition))
+        return True

@@ -1,0 +1,130 @@
+"""All configuration of the pipeline, in one place.
+
+Values come, lowest priority first, from the defaults below, a TOML settings file
+(``reid_pipeline.toml`` in the working directory, or the file named by ``REID_SETTINGS``) and
+environment variables (``REID_<SECTION>__<FIELD>``, e.g. ``REID_DETECTION__PROFILE=offline``,
+``REID_STORAGE__DATA_ROOT=/mnt/footage``). ``reid_pipeline.definitions`` turns them into Dagster
+resources, where the launchpad can override them per run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+SETTINGS_FILE_ENV = "REID_SETTINGS"
+DEFAULT_SETTINGS_FILE = "reid_pipeline.toml"
+
+Profile = Literal["auto", "standard", "offline"]
+TrackerName = Literal["bytetrack", "botsort"]
+EntityType = Literal["person", "vehicle", "animal"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageSettings(_Section):
+    data_root: str = Field(
+        "data", description="Root of raw footage, Parquet tables and LanceDB (a local path or an fsspec URI)."
+    )
+
+
+class FootageSettings(_Section):
+    start_date: str = Field("2024-01-01", description="First day of the daily partitions (YYYY-MM-DD).")
+    timezone: str = Field(
+        "UTC", description="IANA zone of times that carry no zone (file names, EXIF); stored times are UTC."
+    )
+    sample_fps: float = Field(2.0, gt=0, description="Frames per second taken from each video for detection.")
+    motion_gating: bool = Field(True, description="Skip sampled frames in which nothing moved.")
+    motion_threshold: float = Field(
+        0.002, ge=0, le=1, description="Share of pixels that must change for a frame to count as moving."
+    )
+    keyframe_interval_s: float = Field(
+        10.0,
+        gt=0,
+        description="Detect at least this often even without motion (catches people standing still).",
+    )
+    batch_size: int = Field(8, ge=1, description="Frames decoded and passed to the detector at once.")
+
+
+class DetectionSettings(_Section):
+    profile: Profile = Field(
+        "auto",
+        description="standard = ultralytics YOLO; offline = OpenCV HOG people detector (no weights to download); "
+        "auto = standard when its weights are present or downloadable, else offline.",
+    )
+    yolo_weights: str = Field(
+        "yolov8n.pt", description="YOLO weights: a release name (downloaded on first use) or a local path."
+    )
+    imgsz: int = Field(640, ge=32, description="YOLO inference size in pixels.")
+    confidence: float = Field(0.25, ge=0, le=1, description="Minimum detection score.")
+    device: str = Field("auto", description="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps ...")
+    tracker: TrackerName = Field("bytetrack", description="Multi-object tracker from ultralytics.")
+    entity_types: tuple[EntityType, ...] = Field(
+        ("person", "vehicle", "animal"), description="Which kinds of entity to keep."
+    )
+    hog_win_stride: int = Field(8, ge=2, description="HOG window stride in pixels (smaller: slower, more recall).")
+    offline: bool = Field(
+        False, description="Never touch the network: no weight downloads, settings sync or pip installs."
+    )
+
+
+class CropSettings(_Section):
+    min_side: int = Field(50, ge=1, description="Crops with a shorter side (pixels) get quality 0.")
+    best_k: int = Field(5, ge=1, description="Best crops per tracklet marked for embedding and description.")
+    jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of stored crops.")
+    store_all: bool = Field(True, description="Store every crop; when false only the best K per tracklet.")
+
+
+class Settings(BaseSettings):
+    """Every setting of the pipeline, grouped by the stage that reads it."""
+
+    model_config = SettingsConfigDict(env_prefix="REID_", env_nested_delimiter="__", extra="forbid")
+
+    storage: StorageSettings = StorageSettings()
+    footage: FootageSettings = FootageSettings()
+    detection: DetectionSettings = DetectionSettings()
+    crops: CropSettings = CropSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, settings_file()))
+
+
+def settings_file() -> Path | None:
+    """The TOML settings file in force, or None when there is none.
+
+    A file named by ``REID_SETTINGS`` must exist: a typo there would otherwise silently run on defaults.
+    """
+    named = os.environ.get(SETTINGS_FILE_ENV)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{SETTINGS_FILE_ENV}={named} names no file; create it or unset {SETTINGS_FILE_ENV}."
+            )
+        return path
+    default = Path(DEFAULT_SETTINGS_FILE)
+    return default if default.is_file() else None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from defaults, the settings file and the environment, with ``overrides`` on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]
