@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from reid_pipeline.lib.detection.classes import CLASS_NAMES, ENTITY_TYPE_OF
 from reid_pipeline.lib.detection.tracking import Tracker
-from reid_pipeline.lib.detection.types import Detector
+from reid_pipeline.lib.detection.types import Detector, Tracked
 from reid_pipeline.lib.sampling import (
     Frame,
     MotionGate,
@@ -56,6 +56,35 @@ def admitted_frames(frames: Iterator[Frame], sampling: FootageSettings, stats: S
             stats.motion_skipped += 1
 
 
+def detect_file(
+    path: Path,
+    kind: str,
+    detector: Detector,
+    tracker_name: str,
+    sampling: FootageSettings,
+    stats: SamplingStats,
+    overlap_decode: bool = True,
+    until_s: float | None = None,
+) -> Iterator[tuple[Frame, list[Tracked]]]:
+    """Each detected frame of one file with its tracked boxes (sorted by track id).
+
+    A fresh tracker per file: a cut in the footage is a cut in every track.
+    """
+    tracker = Tracker(
+        tracker_name, sample_fps=sampling.sample_fps, min_score=float(getattr(detector, "confidence", 0.25))
+    )
+    if kind == "video":
+        frames = admitted_frames(iter_video_frames(path, sampling.sample_fps, stats, until_s), sampling, stats)
+    else:
+        stats.decoded += 1
+        stats.sampled += 1
+        frames = iter([read_image(path)])
+    batches = batched(frames, sampling.batch_size)
+    for batch in prefetch(batches) if overlap_decode else batches:
+        for frame, found in zip(batch, detector.detect([f.image for f in batch]), strict=True):
+            yield frame, sorted(tracker.update(found, frame.image), key=lambda t: t.track_id)
+
+
 def detect_camera_day(
     manifest: list[Row],
     raw_root: Path,
@@ -70,50 +99,35 @@ def detect_camera_day(
     next_track = 1
     usable = [row for row in manifest if row["error"] is None]
     for number, row in enumerate(usable, start=1):
-        path = raw_root / str(row["path"])
-        start_time = row["start_time"]
-        assert isinstance(start_time, datetime)
-        tracker = Tracker(tracker_name, sample_fps=sampling.sample_fps, min_score=_min_score(detector))
-        if row["kind"] == "video":
-            frames = iter_video_frames(path, sampling.sample_fps, run.stats)
-            frames = admitted_frames(frames, sampling, run.stats)
-        else:
-            run.stats.decoded += 1
-            run.stats.sampled += 1
-            frames = iter([read_image(path)])
+        day, camera, file_id = str(row["date"]), str(row["camera_id"]), str(row["file_id"])
         local_to_day: dict[int, int] = {}
-        for batch in prefetch(batched(frames, sampling.batch_size)):
-            for frame, found in zip(batch, detector.detect([f.image for f in batch]), strict=True):
-                tracked = sorted(tracker.update(found, frame.image), key=lambda t: t.track_id)
-                for k, box in enumerate(tracked):
-                    if box.track_id not in local_to_day:
-                        local_to_day[box.track_id] = next_track
-                        next_track += 1
-                    day_track = local_to_day[box.track_id]
-                    run.rows.append(
-                        {
-                            "detection_id": f"{row['file_id']}-{frame.index:07d}-{k:03d}",
-                            "date": row["date"],
-                            "camera_id": row["camera_id"],
-                            "file_id": row["file_id"],
-                            "path": row["path"],
-                            "frame_index": frame.index,
-                            "timestamp": start_time + timedelta(seconds=frame.offset_s),
-                            "bbox": list(box.xyxy),
-                            "score": box.score,
-                            "class_name": CLASS_NAMES.get(box.class_id, str(box.class_id)),
-                            "entity_type": ENTITY_TYPE_OF.get(box.class_id, "person"),
-                            "track_id": day_track,
-                            "tracklet_id": tracklet_id(str(row["date"]), str(row["camera_id"]), day_track),
-                            "backend": detector.backend,
-                            "model": detector.model_name,
-                        }
-                    )
+        frames = detect_file(raw_root / str(row["path"]), str(row["kind"]), detector, tracker_name, sampling, run.stats)
+        for frame, tracked in frames:
+            for k, box in enumerate(tracked):
+                if box.track_id not in local_to_day:
+                    local_to_day[box.track_id] = next_track
+                    next_track += 1
+                day_track = local_to_day[box.track_id]
+                run.rows.append(
+                    {
+                        "detection_id": f"{file_id}-{frame.index:07d}-{k:03d}",
+                        "date": day,
+                        "camera_id": camera,
+                        "file_id": file_id,
+                        "path": row["path"],
+                        "frame_index": frame.index,
+                        "timestamp": row["start_time"] + timedelta(seconds=frame.offset_s),
+                        "bbox": list(box.xyxy),
+                        "score": box.score,
+                        "class_name": CLASS_NAMES.get(box.class_id, str(box.class_id)),
+                        "entity_type": ENTITY_TYPE_OF.get(box.class_id, "person"),
+                        "track_id": day_track,
+                        "tracklet_id": tracklet_id(day, camera, day_track),
+                        "backend": detector.backend,
+                        "model": detector.model_name,
+                    }
+                )
         run.files += 1
-        log(f"file {number}/{len(usable)} {row['path']}: {len(local_to_day)} tracks, {len(run.rows)} detections so far")
+        log(f"file {number}/{len(usable)} {row['path']}: {len(local_to_day)} tracks; {len(run.rows)} detections so far")
     run.seconds = time.perf_counter() - started
     return run
-
-
-def _min_score(detector: Detector) -> float:
-    return float(getattr(detector, "confidence", 0.25))

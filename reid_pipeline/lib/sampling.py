@@ -43,8 +43,10 @@ class SamplingStats:
         return self.sampled - self.motion_skipped
 
 
-def iter_video_frames(path: Path, sample_fps: float | None, stats: SamplingStats | None = None) -> Iterator[Frame]:
-    """Frames of ``path`` at about ``sample_fps`` per second (all frames when None).
+def iter_video_frames(
+    path: Path, sample_fps: float | None, stats: SamplingStats | None = None, until_s: float | None = None
+) -> Iterator[Frame]:
+    """Frames of ``path`` at about ``sample_fps`` per second (all frames when None), up to ``until_s``.
 
     A file that breaks off mid-way yields what decoded before the break and records the error in
     ``stats`` instead of raising: footage up to a corruption point is still footage.
@@ -67,6 +69,8 @@ def iter_video_frames(path: Path, sample_fps: float | None, stats: SamplingStats
                     pts = float(frame.pts * frame.time_base)
                     first_pts = pts if first_pts is None else first_pts
                     offset = pts - first_pts
+                if until_s is not None and offset >= until_s:
+                    return
                 # Half a frame of slack so 10 fps sampled at 2 fps takes exactly every 5th frame.
                 if step and offset + 0.5 / rate < next_due:
                     continue
