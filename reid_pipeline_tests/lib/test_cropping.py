@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reid_pipeline.lib.cropping import crop_quality, mark_best, pixel_box, sharpness
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "sharp", "truncated", "score", "expected"),
+    [
+        (40, 120, 500.0, False, 1.0, 0.0),  # too narrow: below the 50 px minimum
+        (100, 200, 1e9, False, 1.0, 1.0),  # big, sharp, whole, certain
+        (75, 200, 1e9, False, 1.0, 0.75),  # short side 75 of the 100 that scores full size
+        (100, 200, 1e9, True, 1.0, 0.5),  # touches the frame border
+        (100, 200, 1e9, False, 0.25, 0.5),  # sqrt of the detector score
+        (100, 200, 0.0, False, 1.0, 0.0),  # a flat crop has no detail at all
+    ],
+)
+def test_crop_quality(width: int, height: int, sharp: float, truncated: bool, score: float, expected: float) -> None:
+    assert crop_quality(width, height, sharp, truncated, score, min_side=50) == pytest.approx(expected)
+
+
+def test_sharpness_orders_blurred_below_detailed() -> None:
+    import cv2
+
+    detailed = np.random.default_rng(0).integers(0, 255, (200, 100, 3), dtype=np.uint8)
+    blurred = cv2.GaussianBlur(detailed, (15, 15), 5)
+    assert sharpness(detailed) > 10 * sharpness(blurred)
+    assert sharpness(np.full((200, 100, 3), 90, np.uint8)) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("bbox", "expected"),
+    [
+        ([10.4, 20.6, 50.2, 80.9], (10, 20, 51, 81)),
+        ([-5.0, -3.0, 400.0, 300.0], (0, 0, 320, 240)),
+        ([319.5, 239.5, 330.0, 250.0], (319, 239, 320, 240)),  # at least one pixel
+    ],
+)
+def test_pixel_box_clips_to_frame(bbox: list[float], expected: tuple[int, int, int, int]) -> None:
+    assert pixel_box(bbox, 320, 240) == expected
+
+
+def test_mark_best_picks_top_k_usable_per_tracklet() -> None:
+    crops: list[dict[str, object]] = [
+        {"crop_id": "a1", "tracklet_id": "a", "quality": 0.2},
+        {"crop_id": "a2", "tracklet_id": "a", "quality": 0.9},
+        {"crop_id": "a3", "tracklet_id": "a", "quality": 0.5},
+        {"crop_id": "a4", "tracklet_id": "a", "quality": 0.5},
+        {"crop_id": "b1", "tracklet_id": "b", "quality": 0.0},
+    ]
+    mark_best(crops, best_k=3)
+    ranks = {c["crop_id"]: c["best_rank"] for c in crops}
+    assert ranks == {"a1": None, "a2": 1, "a3": 2, "a4": 3, "b1": None}
+    assert [c["is_best"] for c in crops] == [False, True, True, True, False]

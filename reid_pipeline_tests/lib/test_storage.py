@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from reid_pipeline.lib.storage import ParquetStore
+
+
+def test_write_replaces_partition_and_reads_back(tmp_path: Path) -> None:
+    store = ParquetStore(str(tmp_path))
+    part = {"date": "2024-05-01", "camera": "cam1"}
+    store.write("detections", part, pa.table({"x": [1, 2, 3]}))
+    path = store.write("detections", part, pa.table({"x": [7]}))
+    assert path.endswith("parquet/detections/date=2024-05-01/camera=cam1/part-0.parquet")
+    assert store.read("detections", part).column("x").to_pylist() == [7]
+    assert not list(Path(path).parent.glob(".*.tmp")), "no staging files left behind"
+
+
+def test_missing_partition_says_what_to_materialize(tmp_path: Path) -> None:
+    store = ParquetStore(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="materialize 'crops' for date=2024-05-01, camera=cam9"):
+        store.read("crops", {"date": "2024-05-01", "camera": "cam9"})
+
+
+def test_hive_layout_is_readable_by_duckdb_and_polars(tmp_path: Path) -> None:
+    import duckdb
+    import polars as pl
+
+    store = ParquetStore(str(tmp_path))
+    store.write("t", {"date": "2024-05-01", "camera": "a"}, pa.table({"n": [1, 2]}))
+    store.write("t", {"date": "2024-05-02", "camera": "b"}, pa.table({"n": [3]}))
+    glob = f"{tmp_path}/parquet/t/**/*.parquet"
+    rows = duckdb.sql(
+        f"SELECT camera, sum(n) AS n FROM read_parquet('{glob}', hive_partitioning = true) GROUP BY camera ORDER BY camera"
+    ).fetchall()
+    assert rows == [("a", 3), ("b", 3)]
+    frame = pl.scan_parquet(glob, hive_partitioning=True).collect()
+    assert sorted(frame["date"].cast(pl.Utf8).to_list()) == ["2024-05-01", "2024-05-01", "2024-05-02"]
