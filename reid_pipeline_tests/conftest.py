@@ -17,9 +17,9 @@ os.environ["YOLO_OFFLINE"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"
 
-from reid_pipeline.lib.demo_footage import VTEST_PATH, DemoClip, write_clip  # noqa: E402
-from reid_pipeline.lib.offline import configure_model_env  # noqa: E402
-from reid_pipeline.settings import Settings, load_settings  # noqa: E402
+from reid_pipeline.lib.demo_footage import VTEST_PATH, DemoClip, write_clip
+from reid_pipeline.lib.offline import configure_model_env
+from reid_pipeline.settings import Settings, load_settings
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -34,7 +34,7 @@ def test_settings_file_in_working_directory(tmp_path: Path, monkeypatch: pytest.
 
 def test_named_settings_file_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REID_SETTINGS", str(tmp_path / "nope.toml"))
-    with pytest.raises(FileNotFoundError, match="nope.toml"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.toml"):
         load_settings()
 
 
@@ -42,7 +42,7 @@ def test_named_settings_file_must_exist(tmp_path: Path, monkeypatch: pytest.Monk
     ("toml", "field"),
     [
         ("[footage]\nsample_fps = -1\n", "sample_fps"),
-        ("[detection]\nprofile = \"fastest\"\n", "profile"),
+        ('[detection]\nprofile = "fastest"\n', "profile"),
         ("[crops]\nbest_kk = 3\n", "best_kk"),
     ],
 )

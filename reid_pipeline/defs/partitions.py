@@ -22,6 +22,6 @@ def camera_day_key(day: str, camera_id: str) -> dg.MultiPartitionKey:
 def split_camera_day(key: str | dg.MultiPartitionKey) -> tuple[str, str]:
     """(date, camera) of a camera-day partition key, whichever form it arrives in."""
     if not isinstance(key, dg.MultiPartitionKey):
-        key = camera_days.get_partition_key_from_str(key)  # type: ignore[assignment]
-    dims = key.keys_by_dimension  # type: ignore[union-attr]
+        key = camera_days.get_partition_key_from_str(key)
+    dims = key.keys_by_dimension
     return dims[DATE_DIMENSION], dims[CAMERA_DIMENSION]

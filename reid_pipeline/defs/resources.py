@@ -69,7 +69,7 @@ class DetectorResource(dg.ConfigurableResource):
     _choice: ProfileChoice | None = PrivateAttr(default=None)
 
     def spec(self) -> DetectionSettings:
-        return DetectionSettings(**self.model_dump())  # type: ignore[arg-type]
+        return DetectionSettings(**self.model_dump())
 
     def choice(self) -> ProfileChoice:
         if self._choice is None:

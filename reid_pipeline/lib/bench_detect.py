@@ -43,7 +43,7 @@ def run_arm(
     seconds: float | None,
 ) -> DetectArm:
     stats = SamplingStats()
-    boxes, tracks = 0, set()
+    boxes, tracks = 0, set[int]()
     started = time.perf_counter()
     for _frame, tracked in detect_file(video, "video", detector, tracker, sampling, stats, overlap, seconds):
         boxes += len(tracked)

@@ -79,7 +79,7 @@ def write_clip(source: Path, clip: DemoClip, mirror: bool, container_time: bool)
                 continue
             if offset >= clip.last_s:
                 break
-            image = frame.to_ndarray(format="bgr24")
+            image: np.ndarray = frame.to_ndarray(format="bgr24")
             if mirror:
                 image = np.ascontiguousarray(image[:, ::-1])
             for packet in out_stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):

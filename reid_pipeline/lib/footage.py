@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, tzinfo
 from pathlib import Path
+from typing import Any
 
 from reid_pipeline.lib.timestamps import (
     EXIF_DATETIME,
@@ -104,7 +105,7 @@ def content_hash(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _probe_video(path: Path) -> dict[str, object]:
+def _probe_video(path: Path) -> dict[str, Any]:
     """Stream facts from the container, and proof that at least one frame decodes."""
     import av
 
@@ -135,7 +136,7 @@ def _probe_video(path: Path) -> dict[str, object]:
         }
 
 
-def _probe_image(path: Path, zone: tzinfo) -> dict[str, object]:
+def _probe_image(path: Path, zone: tzinfo) -> dict[str, Any]:
     from PIL import Image
 
     with Image.open(path) as image:
@@ -151,40 +152,35 @@ def describe_file(path: Path, raw_root: Path, day: str, camera_id: str, zone: tz
     relative = path.relative_to(raw_root).as_posix()
     kind = "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
     size = path.stat().st_size
-    base = {"date": day, "camera_id": camera_id, "path": relative, "kind": kind, "size_bytes": size}
     path_id = "path-" + hashlib.sha256(relative.encode()).hexdigest()[:16]
+    base = FootageFile(file_id=path_id, date=day, camera_id=camera_id, path=relative, kind=kind, size_bytes=size)
     if size == 0:
-        return FootageFile(
-            file_id=path_id, **base, error=f"{relative}: empty file (0 bytes); copy it again from the camera."
-        )
+        return replace(base, error=f"{relative}: empty file (0 bytes); copy it again from the camera.")
     digest = content_hash(path)
+    base = replace(base, file_id=digest[:16], content_hash=digest)
     try:
         facts = _probe_video(path) if kind == "video" else _probe_image(path, zone)
     except Exception as exc:  # any decoder failure is this file's problem, not the day's
         what = "video" if kind == "video" else "image"
-        return FootageFile(
-            file_id=digest[:16],
-            content_hash=digest,
-            **base,
+        return replace(
+            base,
             error=f"{relative}: cannot decode {what} ({type(exc).__name__}: {exc}); "
             "the file is corrupt or truncated: re-export it or remove it from the folder.",
         )
     start, source = _start_time(path, date.fromisoformat(day), zone, facts)
-    return FootageFile(
-        file_id=digest[:16],
-        content_hash=digest,
-        **base,
+    return replace(
+        base,
         start_time=start,
         time_source=source,
-        duration_s=facts.get("duration_s"),  # type: ignore[arg-type]
-        fps=facts.get("fps"),  # type: ignore[arg-type]
-        frame_count=facts.get("frame_count"),  # type: ignore[arg-type]
-        width=facts.get("width"),  # type: ignore[arg-type]
-        height=facts.get("height"),  # type: ignore[arg-type]
+        duration_s=facts.get("duration_s"),
+        fps=facts.get("fps"),
+        frame_count=facts.get("frame_count"),
+        width=facts.get("width"),
+        height=facts.get("height"),
     )
 
 
-def _start_time(path: Path, day: date, zone: tzinfo, facts: dict[str, object]) -> tuple[datetime, str]:
+def _start_time(path: Path, day: date, zone: tzinfo, facts: dict[str, Any]) -> tuple[datetime, str]:
     for key, source in (("container_time", TimeSource.CONTAINER), ("exif_time", TimeSource.EXIF)):
         moment = facts.get(key)
         if isinstance(moment, datetime):
@@ -210,7 +206,7 @@ def build_manifest(raw_root: Path, day: str, camera_id: str, zone: tzinfo) -> li
             # The same bytes twice would double every detection downstream.
             copy_id = "copy-" + hashlib.sha256(row.path.encode()).hexdigest()[:16]
             error = f"{row.path}: same content as {seen[row.file_id]}; skipped as a copy."
-            row = FootageFile(**{**row.as_row(), "file_id": copy_id, "error": error})
+            row = replace(row, file_id=copy_id, error=error)
         elif row.error is None:
             seen[row.file_id] = row.path
         unique.append(row)

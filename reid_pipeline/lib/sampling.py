@@ -63,7 +63,6 @@ def iter_video_frames(
         first_pts: float | None = None
         try:
             for index, frame in enumerate(container.decode(stream)):
-                stats.decoded += 1
                 offset = index / rate
                 if frame.pts is not None and frame.time_base is not None:
                     pts = float(frame.pts * frame.time_base)
@@ -71,6 +70,7 @@ def iter_video_frames(
                     offset = pts - first_pts
                 if until_s is not None and offset >= until_s:
                     return
+                stats.decoded += 1
                 # Half a frame of slack so 10 fps sampled at 2 fps takes exactly every 5th frame.
                 if step and offset + 0.5 / rate < next_due:
                     continue

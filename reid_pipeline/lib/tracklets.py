@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 
 from reid_pipeline.lib.schemas import Row
 
@@ -43,7 +44,7 @@ def summarise_tracklets(detections: list[Row], crops: list[Row]) -> list[Row]:
     return rows
 
 
-def _majority(values: object) -> str:
+def _majority(values: Iterable[object]) -> str:
     counts: dict[str, int] = defaultdict(int)
     for value in values:
         counts[str(value)] += 1

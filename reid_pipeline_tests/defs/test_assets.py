@@ -57,7 +57,9 @@ def test_offline_profile_on_vtest_with_a_corrupt_file(offline_settings: Settings
 
     assert result.success
     tables = read_all(offline_settings, "gate")
-    manifest, detections, crops, tracklets = (tables[k] for k in ("footage_manifest", "detections", "crops", "tracklets"))
+    manifest, detections, crops, tracklets = (
+        tables[k] for k in ("footage_manifest", "detections", "crops", "tracklets")
+    )
     assert manifest.schema.equals(FOOTAGE_MANIFEST) and detections.schema.equals(DETECTIONS)
     assert crops.schema.equals(CROPS) and tracklets.schema.equals(TRACKLETS)
     errors = [e for e in manifest.column("error").to_pylist() if e]
@@ -84,7 +86,9 @@ def test_offline_profile_on_vtest_with_a_corrupt_file(offline_settings: Settings
     assert set(summary) == {d["tracklet_id"] for d in det}
     assert sum(t["n_detections"] for t in summary.values()) == len(det)
     for tid, row in summary.items():
-        expected = sorted((c for c in crop_rows if c["tracklet_id"] == tid and c["is_best"]), key=lambda c: c["best_rank"])
+        expected = sorted(
+            (c for c in crop_rows if c["tracklet_id"] == tid and c["is_best"]), key=lambda c: c["best_rank"]
+        )
         assert row["best_crop_ids"] == [c["crop_id"] for c in expected]
         assert row["start_time"] <= row["end_time"]
 
@@ -116,7 +120,13 @@ def test_rerun_replaces_partition_exactly(offline_settings: Settings, vtest_clip
 
 def test_standard_profile_with_random_weight_yolo(make_settings: Callable[..., Settings], synthetic_clip: Path) -> None:
     settings = make_settings(
-        detection={"profile": "standard", "yolo_weights": "yolov8n.yaml", "confidence": 0.001, "imgsz": 160, "offline": True}
+        detection={
+            "profile": "standard",
+            "yolo_weights": "yolov8n.yaml",
+            "confidence": 0.001,
+            "imgsz": 160,
+            "offline": True,
+        }
     )
     place(Path(settings.storage.data_root) / "raw", DAY, "yard", synthetic_clip)
     result = materialize_camera_day(settings, "yard", dg.DagsterInstance.ephemeral())

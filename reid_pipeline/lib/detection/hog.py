@@ -27,7 +27,7 @@ class HogPersonDetector:
         self.scale = scale
         self.nms_iou = nms_iou
         self._hog = cv2.HOGDescriptor()
-        self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())  # type: ignore[arg-type]
+        self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())  # type: ignore[attr-defined]
         self._pool = ThreadPoolExecutor(max_workers=max(1, cv2.getNumberOfCPUs()))
 
     def _detect_one(self, image: np.ndarray) -> Detections:
@@ -37,8 +37,8 @@ class HogPersonDetector:
             return Detections.empty()
         boxes = np.asarray(rects, dtype=np.float32).reshape(-1, 4)
         scores = 1.0 / (1.0 + np.exp(-np.asarray(margins, dtype=np.float32).reshape(-1)))
-        keep = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), self.confidence, self.nms_iou)
-        keep = np.asarray(keep, dtype=np.int64).reshape(-1)
+        kept = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), self.confidence, self.nms_iou)
+        keep = np.asarray(kept, dtype=np.int64).reshape(-1)
         xywh = boxes[keep]
         xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
         height, width = image.shape[:2]

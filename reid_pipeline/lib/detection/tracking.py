@@ -54,7 +54,7 @@ class Tracker:
         if name == "botsort":
             cfg.with_reid = False
             cfg.gmc_method = "none"  # fixed cameras: global motion compensation costs time and buys nothing
-        self._tracker = TRACKER_MAP[name](args=cfg)
+        self._tracker: Any = TRACKER_MAP[name](args=cfg)
 
     def update(self, detections: Detections, image: np.ndarray) -> list[Tracked]:
         """Tracks confirmed in this frame, each tied back to its detection's box, score and class."""

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+
+from reid_pipeline.defs.jobs import camera_day_job
+from reid_pipeline.defs.partitions import split_camera_day
+from reid_pipeline.defs.resources import StorageResource
+from reid_pipeline.defs.sensors import build_footage_sensor
+from reid_pipeline.settings import Settings
+from reid_pipeline_tests.conftest import place
+
+
+def evaluate(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, data_root: str, cursor: str | None):
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"storage": StorageResource(data_root=data_root)}
+    )
+    result = sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def test_sensor_registers_cameras_and_requests_each_new_camera_day_once(
+    make_settings: Callable[..., Settings], synthetic_clip: Path
+) -> None:
+    data_root = make_settings().storage.data_root
+    raw = Path(data_root) / "raw"
+    place(raw, "2024-05-01", "gate", synthetic_clip)
+    place(raw, "2024-05-01", "plaza", synthetic_clip)
+    place(raw, "2024-05-02", "gate", synthetic_clip)
+    place(raw, "2023-06-01", "gate", synthetic_clip)  # before the first partition: ignored
+    (raw / "2024-05-03" / "empty").mkdir(parents=True)  # no files yet: nothing to do
+    sensor = build_footage_sensor(camera_day_job)
+    instance = dg.DagsterInstance.ephemeral()
+
+    first = evaluate(sensor, instance, data_root, None)
+
+    keys = sorted(split_camera_day(r.partition_key) for r in first.run_requests)  # type: ignore[arg-type]
+    assert keys == [("2024-05-01", "gate"), ("2024-05-01", "plaza"), ("2024-05-02", "gate")]
+    (add,) = first.dynamic_partitions_requests
+    assert isinstance(add, dg.AddDynamicPartitionsRequest)
+    assert (add.partitions_def_name, sorted(add.partition_keys)) == ("cameras", ["gate", "plaza"])
+    assert len({r.run_key for r in first.run_requests}) == 3
+
+    instance.add_dynamic_partitions("cameras", ["gate", "plaza"])
+    again = evaluate(sensor, instance, data_root, first.cursor)
+    assert again.run_requests == [] and again.dynamic_partitions_requests == []
+    assert json.loads(again.cursor) == json.loads(first.cursor)
+
+    place(raw, "2024-05-01", "plaza", synthetic_clip, names=["late.mp4"])
+    place(raw, "2024-05-03", "dock", synthetic_clip)
+    late = evaluate(sensor, instance, data_root, again.cursor)
+    keys = sorted(split_camera_day(r.partition_key) for r in late.run_requests)  # type: ignore[arg-type]
+    assert keys == [("2024-05-01", "plaza"), ("2024-05-03", "dock")]
+    assert not {r.run_key for r in late.run_requests} & {r.run_key for r in first.run_requests}
+    (add,) = late.dynamic_partitions_requests
+    assert list(add.partition_keys) == ["dock"]  # type: ignore[union-attr]

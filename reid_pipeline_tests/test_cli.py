@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from reid_pipeline.cli import main
+from reid_pipeline.settings import Settings
+from reid_pipeline_tests.conftest import place
+
+
+@pytest.fixture
+def data_root(make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    (tmp_path / "dagster_home").mkdir()
+    return make_settings().storage.data_root
+
+
+@pytest.mark.slow
+def test_run_processes_a_day_through_dagster(
+    data_root: str, synthetic_clip: Path, vtest_clip: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = Path(data_root) / "raw"
+    place(raw, "2024-05-01", "gate", vtest_clip)
+    place(raw, "2024-05-01", "yard", synthetic_clip)
+
+    code = main(["run", "--date", "2024-05-01", "--camera", "gate", "--data-root", data_root, "--profile", "offline"])
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "2024-05-01  gate" in out and "yard" not in out.split("date")[-1]
+    assert (Path(data_root) / "parquet/tracklets/date=2024-05-01/camera=gate/part-0.parquet").is_file()
+    instance = dg.DagsterInstance.get()
+    assert instance.get_dynamic_partitions("cameras") == ["gate"]
+    event = instance.get_latest_materialization_event(dg.AssetKey("tracklets"))
+    assert event is not None and event.asset_materialization is not None
+    assert event.asset_materialization.partition == "gate|2024-05-01"
+
+
+def test_run_without_footage_names_the_folder(data_root: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--date", "2024-05-09", "--data-root", data_root, "--profile", "offline"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "no footage for 2024-05-09" in err and str(Path(data_root) / "raw" / "2024-05-09") in err
+
+
+def test_run_with_unknown_camera_names_the_folder(
+    data_root: str, synthetic_clip: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    place(Path(data_root) / "raw", "2024-05-01", "gate", synthetic_clip)
+    code = main(["run", "--date", "2024-05-01", "--camera", "roof", "--data-root", data_root, "--profile", "offline"])
+    assert code == 2
+    assert "2024-05-01/roof" in capsys.readouterr().err
+
+
+def test_bad_date_is_rejected(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--date", "01/05/2024"])
+    assert exit_info.value.code == 2
+    assert "use YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_bench_detect_json(data_root: str, vtest: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "bench",
+            "detect",
+            "--json",
+            "--seconds",
+            "3",
+            "--profile",
+            "offline",
+            "--data-root",
+            data_root,
+            "--source",
+            str(vtest),
+        ]
+    )
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    naive, pipeline = report["naive"], report["pipeline"]
+    assert naive["source_frames"] == pipeline["source_frames"] == 30
+    assert naive["detected_frames"] == 30
+    assert pipeline["detected_frames"] <= 6  # 2 fps over 3 s, fewer when nothing moved
+    assert report["speedup"] == pytest.approx(pipeline["source_fps"] / naive["source_fps"], rel=0.01)
