@@ -12,6 +12,11 @@ from reid_pipeline.settings import Settings
 from reid_pipeline_tests.conftest import place
 
 
+def readme_python_block() -> str:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    return readme.split("```python\n", 1)[1].split("```", 1)[0]
+
+
 @pytest.fixture
 def data_root(make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
@@ -21,7 +26,11 @@ def data_root(make_settings: Callable[..., Settings], monkeypatch: pytest.Monkey
 
 @pytest.mark.slow
 def test_run_processes_a_day_through_dagster(
-    data_root: str, synthetic_clip: Path, vtest_clip: Path, capsys: pytest.CaptureFixture[str]
+    data_root: str,
+    synthetic_clip: Path,
+    vtest_clip: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     raw = Path(data_root) / "raw"
     place(raw, "2024-05-01", "gate", vtest_clip)
@@ -38,6 +47,14 @@ def test_run_processes_a_day_through_dagster(
     event = instance.get_latest_materialization_event(dg.AssetKey("tracklets"))
     assert event is not None and event.asset_materialization is not None
     assert event.asset_materialization.partition == "gate|2024-05-01"
+
+    # The README's DuckDB and polars queries, exactly as printed there, run over this output.
+    namespace: dict[str, object] = {}
+    monkeypatch.chdir(Path(data_root).parent)
+    exec(readme_python_block(), namespace)
+    best = namespace["best"]
+    assert best.height == len(set(best["tracklet_id"])) > 0  # type: ignore[attr-defined]
+    assert "gate" in capsys.readouterr().out
 
 
 def test_run_without_footage_names_the_folder(data_root: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -153,3 +153,29 @@ def test_missing_camera_folder_fails_with_the_path(offline_settings: Settings) -
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "ghost" in str(failure.event_specific_data) and "<camera_id>" in str(failure.event_specific_data)
+
+
+@pytest.mark.slow
+def test_trail_camera_stills_flow_to_crops(offline_settings: Settings, vtest: Path) -> None:
+    from PIL import Image
+
+    from reid_pipeline.lib.sampling import iter_video_frames
+
+    folder = Path(offline_settings.storage.data_root) / "raw" / DAY / "trail"
+    folder.mkdir(parents=True)
+    frames = [f.image for f in iter_video_frames(vtest, 1.0, until_s=2.0)]
+    for i, image in enumerate(frames):
+        still = Image.fromarray(image[:, :, ::-1])
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x9003] = f"2024:05:01 06:00:0{i}"
+        still.save(folder / f"IMG_{i:04d}.jpg", exif=exif, quality=95)
+
+    result = materialize_camera_day(offline_settings, "trail", dg.DagsterInstance.ephemeral())
+
+    assert result.success
+    tables = read_all(offline_settings, "trail")
+    assert tables["footage_manifest"].column("time_source").to_pylist() == ["exif", "exif"]
+    det = tables["detections"].to_pylist()
+    assert {d["frame_index"] for d in det} == {0} and len({d["file_id"] for d in det}) == 2
+    assert {d["timestamp"].isoformat() for d in det} == {"2024-05-01T06:00:00+00:00", "2024-05-01T06:00:01+00:00"}
+    assert tables["crops"].num_rows == len(det) >= 2
