@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import pyarrow.compute as pc
@@ -15,7 +16,7 @@ def camera_day_counts(store: ParquetStore, day: str, camera: str) -> dict[str, i
     """Files, file errors, detections, tracklets, crops and best crops of one camera-day."""
     partition = {"date": day, "camera": camera}
     manifest = store.read("footage_manifest", partition)
-    crops = store.read("crops", partition, None).select(["is_best"])
+    crops = store.read("crops", partition, columns=["is_best"])  # the JPEG bytes are not needed to count
     return {
         "files": manifest.num_rows,
         "file_errors": manifest.num_rows - int(pc.sum(pc.is_null(manifest.column("error"))).as_py() or 0),
@@ -41,10 +42,4 @@ def print_summary(settings: Settings, runs: Sequence[CameraDayRun]) -> None:
             f" {c['tracklets']:>9} {c['crops']:>6} {c['best_crops']:>5}"
         )
     print(f"\nParquet tables: {store.base}/parquet/<asset>/date=<YYYY-MM-DD>/camera=<camera_id>/part-0.parquet")
-    print(f"Dagster runs:   dagster dev -w workspace.yaml (DAGSTER_HOME={_dagster_home()})")
-
-
-def _dagster_home() -> str:
-    import os
-
-    return os.environ.get("DAGSTER_HOME", "")
+    print(f"Dagster runs:   dagster dev -w workspace.yaml (DAGSTER_HOME={os.environ.get('DAGSTER_HOME', '')})")

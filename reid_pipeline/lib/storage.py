@@ -56,14 +56,20 @@ class ParquetStore:
         info = self.fs.get_file_info(self.partition_file(asset, partition))
         return info.type == pafs.FileType.File
 
-    def read(self, asset: str, partition: Mapping[str, str], schema: pa.Schema | None = None) -> pa.Table:
-        """The partition's table; a missing partition is an error that says what to materialize."""
+    def read(
+        self,
+        asset: str,
+        partition: Mapping[str, str],
+        schema: pa.Schema | None = None,
+        columns: list[str] | None = None,
+    ) -> pa.Table:
+        """The partition's table (or only ``columns``); a missing partition says what to materialize."""
         path = self.partition_file(asset, partition)
         if not self.exists(asset, partition):
             where = ", ".join(f"{k}={v}" for k, v in partition.items()) or "(unpartitioned)"
             raise FileNotFoundError(f"{path} does not exist: materialize {asset!r} for {where} first.")
         with self.fs.open_input_file(path) as source:
-            table = pq.read_table(source, schema=schema)
+            table = pq.read_table(source, schema=schema, columns=columns)
         return table
 
     def delete(self, asset: str, partition: Mapping[str, str]) -> bool:
