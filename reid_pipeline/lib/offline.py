@@ -11,15 +11,12 @@ import os
 import socket
 from pathlib import Path
 
-_configured = False
-
 
 def configure_model_env(config_dir: Path, offline: bool) -> None:
     """Point ultralytics at our own config folder and, when ``offline``, forbid every fetch.
 
     Values the user already set in the environment win: they know their machine.
     """
-    global _configured
     config_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("YOLO_CONFIG_DIR", str(config_dir))
     # Never pip-install in the middle of a run, online or not.
@@ -30,7 +27,6 @@ def configure_model_env(config_dir: Path, offline: bool) -> None:
         os.environ.setdefault("YOLO_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    _configured = True
 
 
 def can_reach(host: str, port: int = 443, timeout_s: float = 2.0) -> bool:

@@ -9,9 +9,6 @@ import numpy as np
 
 from reid_pipeline.lib.detection.types import Detections
 
-# Release names ultralytics downloads from its GitHub assets on first use.
-DOWNLOADABLE_SUFFIX = ".pt"
-
 
 def resolve_device(device: str) -> str:
     """``auto`` becomes cuda, then mps, then cpu, whichever this machine has."""
