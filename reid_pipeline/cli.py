@@ -18,19 +18,22 @@ from reid_pipeline.settings import Settings, load_settings
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
-    """Settings file + environment, with command-line flags on top; ``auto`` resolved once, here."""
+    """Settings file + environment, with command-line flags on top; ``auto`` profiles resolved once, here."""
     from reid_pipeline.lib.detection.factory import choose_profile
+    from reid_pipeline.lib.embedding.factory import choose_embedding_profile
 
     base = load_settings()
     storage = base.storage.model_copy(update={"data_root": args.data_root}) if args.data_root else base.storage
-    detection = base.detection
-    if args.profile:
+    detection, embedding = base.detection, base.embedding
+    if getattr(args, "profile", None):
         detection = detection.model_copy(update={"profile": args.profile})
-    choice = choose_profile(detection)
-    if choice.note:
-        print(choice.note)
-    detection = detection.model_copy(update={"profile": choice.profile})
-    return base.model_copy(update={"storage": storage, "detection": detection})
+        embedding = embedding.model_copy(update={"profile": args.profile})
+    for choice in (choose_profile(detection), choose_embedding_profile(embedding)):
+        if choice.note:
+            print(choice.note)
+    detection = detection.model_copy(update={"profile": choose_profile(detection).profile})
+    embedding = embedding.model_copy(update={"profile": choose_embedding_profile(embedding).profile})
+    return base.model_copy(update={"storage": storage, "detection": detection, "embedding": embedding})
 
 
 def _valid_date(text: str) -> str:

@@ -6,7 +6,14 @@ import dagster as dg
 
 from reid_pipeline.defs.io_manager import ParquetIOManager
 from reid_pipeline.defs.jobs import CAMERA_DAY_ASSETS, camera_day_job
-from reid_pipeline.defs.resources import CropResource, DetectorResource, FootageResource, StorageResource
+from reid_pipeline.defs.resources import (
+    CropResource,
+    DescriberResource,
+    DetectorResource,
+    EmbedderResource,
+    FootageResource,
+    StorageResource,
+)
 from reid_pipeline.defs.sensors import build_footage_sensor
 from reid_pipeline.settings import Settings, load_settings
 
@@ -21,6 +28,8 @@ def build_resources(settings: Settings) -> dict[str, object]:
             **{**settings.detection.model_dump(), "entity_types": list(settings.detection.entity_types)}
         ),
         "crop_settings": CropResource(**settings.crops.model_dump()),
+        "embedding": EmbedderResource(**settings.embedding.model_dump()),
+        "attribute_settings": DescriberResource(**settings.attributes.model_dump()),
     }
 
 

@@ -27,6 +27,9 @@ DEFAULT_SETTINGS_FILE = "reid_pipeline.toml"
 Profile = Literal["auto", "standard", "offline"]
 TrackerName = Literal["bytetrack", "botsort"]
 EntityType = Literal["person", "vehicle", "animal"]
+Precision = Literal["auto", "fp32", "fp16", "bf16"]
+OfflineBackbone = Literal["mobilenetv2", "efficientnet-lite0"]
+AttributeMode = Literal["fast", "enhanced"]
 
 
 class _Section(BaseModel):
@@ -86,6 +89,49 @@ class CropSettings(_Section):
     store_all: bool = Field(True, description="Store every crop; when false only the best K per tracklet.")
 
 
+class EmbeddingSettings(_Section):
+    profile: Profile = Field(
+        "auto",
+        description="standard = open_clip; offline = an ImageNet CNN whose weights ship inside a package; "
+        "auto = standard when the open_clip weights are present or downloadable, else offline.",
+    )
+    model: str = Field("ViT-B-16", description="open_clip architecture (ViT-B-32 is ~3x faster on a CPU).")
+    pretrained: str = Field(
+        "openai", description="open_clip pretrained tag (downloaded on first use), or a local checkpoint path."
+    )
+    offline_backbone: OfflineBackbone = Field(
+        "mobilenetv2", description="Backbone of the offline profile (both ship ImageNet weights in a package)."
+    )
+    device: str = Field("auto", description="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps ...")
+    precision: Precision = Field("auto", description="auto = fp16 on a GPU, fp32 on a CPU.")
+    batch_size: int = Field(64, ge=1, description="Crops per forward pass; halves by itself on out-of-memory.")
+    workers: int = Field(2, ge=1, description="CPU threads decoding and preprocessing crops ahead of the model.")
+    gpu_memory_fraction: float = Field(
+        0.9, gt=0, le=1, description="Share of the GPU's memory this process may use (a hard cap set at load)."
+    )
+    offline: bool = Field(False, description="Never download weights; a missing weight file is an error.")
+
+
+class AttributeSettings(_Section):
+    mode: AttributeMode = Field(
+        "fast",
+        description="fast = CLIP zero-shot over the attribute vocabulary (no extra model); "
+        "enhanced = a vision-language model writes the attributes. The offline profile measures colours "
+        "from pixels instead.",
+    )
+    vlm_model: str = Field(
+        "Qwen/Qwen2.5-VL-3B-Instruct", description="transformers vision-language model id or local folder."
+    )
+    max_new_tokens: int = Field(192, ge=16, description="Longest answer the vision-language model may write.")
+    batch_size: int = Field(4, ge=1, description="Tracklets described per generate call.")
+    drift_threshold: float = Field(
+        0.15,
+        ge=0,
+        le=2,
+        description="Cosine distance the tracklet vector must move before its stored description is redone.",
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of the pipeline, grouped by the stage that reads it."""
 
@@ -95,6 +141,8 @@ class Settings(BaseSettings):
     footage: FootageSettings = FootageSettings()
     detection: DetectionSettings = DetectionSettings()
     crops: CropSettings = CropSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    attributes: AttributeSettings = AttributeSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dagster as dg
 
+from reid_pipeline.defs.assets.attributes import attributes
 from reid_pipeline.defs.assets.crops import crops, tracklets
 from reid_pipeline.defs.assets.detections import detections
+from reid_pipeline.defs.assets.embeddings import embeddings
 from reid_pipeline.defs.assets.footage import footage_manifest
 
-CAMERA_DAY_ASSETS = [footage_manifest, detections, crops, tracklets]
+CAMERA_DAY_ASSETS = [footage_manifest, detections, crops, tracklets, embeddings, attributes]
 
 camera_day_job = dg.define_asset_job(
     "camera_day_job",
     selection=dg.AssetSelection.assets(*CAMERA_DAY_ASSETS),
-    description="Footage of one camera-day to manifest, tracked detections, crops and tracklets.",
+    description="Footage of one camera-day to manifest, tracked detections, crops, tracklets, appearance vectors "
+    "and attributes.",
 )

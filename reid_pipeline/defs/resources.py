@@ -11,11 +11,21 @@ from pathlib import Path
 import dagster as dg
 from pydantic import PrivateAttr
 
+from reid_pipeline.lib.attributes.factory import build_describer, choose_describer
+from reid_pipeline.lib.attributes.types import Describer
 from reid_pipeline.lib.detection.factory import ProfileChoice, build_detector, choose_profile
 from reid_pipeline.lib.detection.types import Detector
+from reid_pipeline.lib.embedding.factory import build_embedder, choose_embedding_profile
+from reid_pipeline.lib.embedding.types import Embedder
 from reid_pipeline.lib.offline import configure_model_env
 from reid_pipeline.lib.storage import ParquetStore
-from reid_pipeline.settings import CropSettings, DetectionSettings, FootageSettings
+from reid_pipeline.settings import (
+    AttributeSettings,
+    CropSettings,
+    DetectionSettings,
+    EmbeddingSettings,
+    FootageSettings,
+)
 
 
 class StorageResource(dg.ConfigurableResource):
@@ -93,3 +103,66 @@ class CropResource(dg.ConfigurableResource):
 
     def spec(self) -> CropSettings:
         return CropSettings(**self.model_dump())
+
+
+class EmbedderResource(dg.ConfigurableResource):
+    """Embedding profile, model and batching; the model loads once per run, on first use."""
+
+    profile: str
+    model: str
+    pretrained: str
+    offline_backbone: str
+    device: str
+    precision: str
+    batch_size: int
+    workers: int
+    gpu_memory_fraction: float
+    offline: bool
+
+    _embedder: Embedder | None = PrivateAttr(default=None)
+    _choice: ProfileChoice | None = PrivateAttr(default=None)
+
+    def spec(self) -> EmbeddingSettings:
+        return EmbeddingSettings(**self.model_dump())
+
+    def choice(self) -> ProfileChoice:
+        if self._choice is None:
+            self._choice = choose_embedding_profile(self.spec())
+        return self._choice
+
+    def embedder(self, model_config_dir: Path) -> Embedder:
+        if self._embedder is None:
+            configure_model_env(model_config_dir, offline=self.offline or self.choice().profile == "offline")
+            self._embedder = build_embedder(self.spec(), self.choice().profile)
+        return self._embedder
+
+
+class DescriberResource(dg.ConfigurableResource):
+    """Attribute mode (fast / enhanced) and vision-language model settings."""
+
+    mode: str
+    vlm_model: str
+    max_new_tokens: int
+    batch_size: int
+    drift_threshold: float
+
+    _describer: Describer | None = PrivateAttr(default=None)
+    _choice: ProfileChoice | None = PrivateAttr(default=None)
+
+    def spec(self) -> AttributeSettings:
+        return AttributeSettings(**self.model_dump())
+
+    def choice(self, embedder: Embedder, offline: bool) -> ProfileChoice:
+        if self._choice is None:
+            self._choice = choose_describer(self.spec(), embedder, offline)
+        return self._choice
+
+    def describer(self, embedding: EmbedderResource, model_config_dir: Path) -> Describer:
+        """The describer for this run; fast mode shares the embedding model rather than loading another."""
+        if self._describer is None:
+            embedder = embedding.embedder(model_config_dir)
+            backend = self.choice(embedder, embedding.offline).profile
+            self._describer = build_describer(
+                backend, self.spec(), embedder, embedding.device, embedding.precision, embedding.offline
+            )
+        return self._describer

