@@ -3,6 +3,8 @@
 reid-pipeline demo                      lay out the sample footage and run everything on it
 reid-pipeline run --date 2024-05-01     process one day of your own footage through Dagster
 reid-pipeline bench detect [--json]     naive vs pipelined detection speed
+reid-pipeline bench embed [--json]      naive vs batched, overlapped crop embedding speed
+reid-pipeline bench separation [--json] how well each offline backbone tells tracked people apart
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if all(run.success for run in runs) else 1
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
+def cmd_bench_detect(args: argparse.Namespace) -> int:
     from reid_pipeline.lib.bench_detect import bench_detect
     from reid_pipeline.lib.detection.factory import build_detector
     from reid_pipeline.lib.offline import configure_model_env
@@ -92,6 +94,90 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f" {arm['seconds']:>8.2f} {arm['source_fps']:>8.2f}"
         )
     print(f"speed-up (pipeline / naive source frames per second): {report['speedup']}x")
+    return 0
+
+
+def _bench_crops(args: argparse.Namespace, settings: Settings) -> list:  # type: ignore[type-arg]
+    """Tracked crops of the first ``--seconds`` of ``--source``, cut with the configured detector."""
+    from reid_pipeline.lib.detection.factory import build_detector
+    from reid_pipeline.lib.offline import configure_model_env
+    from reid_pipeline.lib.sample_crops import tracked_crops
+
+    offline = settings.detection.profile == "offline" or settings.embedding.profile == "offline"
+    configure_model_env(Path(settings.storage.data_root) / ".model_config", offline)
+    detector = build_detector(settings.detection, settings.detection.profile)
+    crops = tracked_crops(
+        Path(args.source), detector, settings.detection.tracker, settings.footage, args.seconds, settings.crops.min_side
+    )
+    if not crops:
+        raise ValueError(f"no usable crops in the first {args.seconds:g} s of {args.source}: try more --seconds")
+    print(f"{len(crops)} crops of {len({c.track_id for c in crops})} tracks from {args.source}", file=sys.stderr)
+    return crops
+
+
+def _embedding_override(args: argparse.Namespace, settings: Settings) -> Settings:
+    updates: dict[str, object] = {}
+    if args.model:
+        updates["model"] = args.model
+    if args.pretrained:
+        updates.update(pretrained=args.pretrained, profile="standard")
+    if not updates:
+        return settings
+    return settings.model_copy(update={"embedding": settings.embedding.model_copy(update=updates)})
+
+
+def cmd_bench_embed(args: argparse.Namespace) -> int:
+    from reid_pipeline.lib.bench_embed import bench_embed
+    from reid_pipeline.lib.embedding.factory import build_embedder
+
+    settings = _embedding_override(args, _settings_from(args))
+    spec = settings.embedding
+    crops = _bench_crops(args, settings)
+    embedder = build_embedder(spec, spec.profile)
+    gpu = None
+    if embedder.device.startswith("cuda"):
+        gpu = build_embedder(spec.model_copy(update={"precision": "fp16"}), spec.profile)
+        embedder = build_embedder(spec.model_copy(update={"precision": "fp32"}), spec.profile)
+    report = bench_embed(embedder, [c.jpeg for c in crops], spec.batch_size, spec.workers, gpu)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"embedding benchmark: {report['model']} ({report['dims']}-d) on {report['device']}")
+    print(f"{'arm':<52} {'crops':>6} {'batch':>6} {'seconds':>8} {'crops/s':>8}")
+    for arm in report["arms"]:  # type: ignore[attr-defined]
+        print(f"{arm['name']:<52} {arm['crops']:>6} {arm['batch_size']:>6} {arm['seconds']:>8.2f} {arm['crops_per_s']:>8.2f}")
+    print(f"speed-up (pipeline / naive crops per second): {report['speedup']}x")
+    print(f"largest difference between the two arms' vectors: {report['max_abs_difference_naive_vs_pipeline']}")
+    return 0
+
+
+def cmd_bench_separation(args: argparse.Namespace) -> int:
+    from reid_pipeline.lib.embedding.factory import build_embedder
+    from reid_pipeline.lib.embedding.imagenet_backend import BACKBONES
+    from reid_pipeline.lib.embedding.run import embed_jpegs
+    from reid_pipeline.lib.separability import separation
+
+    settings = _embedding_override(args, _settings_from(args))
+    crops = _bench_crops(args, settings)
+    jpegs, names = [c.jpeg for c in crops], [c.name for c in crops]
+    candidates = [("offline", settings.embedding.model_copy(update={"offline_backbone": b})) for b in BACKBONES]
+    if settings.embedding.profile == "standard":
+        candidates.append(("standard", settings.embedding))
+    results = []
+    for profile, spec in candidates:
+        embedder = build_embedder(spec, profile)
+        vectors = embed_jpegs(embedder, jpegs, names, spec.batch_size, spec.workers).vectors
+        results.append({"model": f"{embedder.backend}:{embedder.model_name}", **separation(vectors, crops)})
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print("same track vs tracks on screen together (AUC: chance 0.5, perfect 1.0)")
+    print(f"{'model':<36} {'tracks':>6} {'crops':>6} {'pos':>6} {'neg':>7} {'AUC':>6} {'cos same':>9} {'cos diff':>9}")
+    for r in results:
+        print(
+            f"{r['model']:<36} {r['tracks']:>6} {r['crops']:>6} {r['positive_pairs']:>6} {r['negative_pairs']:>7}"
+            f" {r['auc']:>6.3f} {r['mean_cos_same']:>9.3f} {r['mean_cos_different']:>9.3f}"
+        )
     return 0
 
 
@@ -121,7 +207,24 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--source", default=str(VTEST_PATH), help="video to benchmark on")
     detect.add_argument("--seconds", type=float, default=30.0, help="seconds of video per arm (default 30)")
     detect.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    detect.set_defaults(func=cmd_bench)
+    detect.set_defaults(func=cmd_bench_detect)
+
+    crops_from = argparse.ArgumentParser(add_help=False)
+    crops_from.add_argument("--source", default=str(VTEST_PATH), help="video whose tracked people are the crops")
+    crops_from.add_argument("--seconds", type=float, default=40.0, help="seconds of video to cut crops from")
+    crops_from.add_argument("--model", help="open_clip architecture (default: settings)")
+    crops_from.add_argument(
+        "--pretrained", help="open_clip tag or checkpoint; 'random' = the architecture with random weights"
+    )
+    crops_from.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    embed = bench_sub.add_parser(
+        "embed", parents=[common, crops_from], help="naive per-crop loop vs batched, overlapped embedding"
+    )
+    embed.set_defaults(func=cmd_bench_embed)
+    separation = bench_sub.add_parser(
+        "separation", parents=[common, crops_from], help="AUC of same-track vs co-occurring-track similarity"
+    )
+    separation.set_defaults(func=cmd_bench_separation)
     return parser
 
 

@@ -80,11 +80,15 @@ def write_still(path: Path, exif_time: str | None = None) -> Path:
 
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
-    """Settings rooted in a tmp data folder; keyword sections override (e.g. detection={...})."""
+    """Settings rooted in a tmp data folder; keyword sections override (e.g. detection={...}).
+
+    Embedding defaults to the offline profile (packaged MobileNetV2 weights): tests never probe the network.
+    """
 
     def build(**sections: dict[str, object]) -> Settings:
         base = load_settings()
         updates: dict[str, object] = {"storage": base.storage.model_copy(update={"data_root": str(tmp_path / "data")})}
+        sections = {"embedding": {"profile": "offline", "offline": True}, **sections}
         for name, values in sections.items():
             updates[name] = getattr(base, name).model_copy(update=values)
         return base.model_copy(update=updates)

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from reid_pipeline.definitions import build_resources
+from reid_pipeline.defs.assets.embeddings import CHECKS
 from reid_pipeline.defs.jobs import CAMERA_DAY_ASSETS
 from reid_pipeline.defs.partitions import camera_day_key, cameras
 from reid_pipeline.lib.schemas import CROPS, DETECTIONS, FOOTAGE_MANIFEST, TRACKLETS
@@ -38,7 +39,8 @@ def materialize_camera_day(settings: Settings, camera: str, instance: dg.Dagster
 def read_all(settings: Settings, camera: str) -> dict[str, pa.Table]:
     store = ParquetStore(settings.storage.data_root)
     part = {"date": DAY, "camera": camera}
-    return {name: store.read(name, part) for name in ("footage_manifest", "detections", "crops", "tracklets")}
+    names = ("footage_manifest", "detections", "crops", "tracklets", "embeddings", "attributes")
+    return {name: store.read(name, part) for name in names}
 
 
 @pytest.fixture
@@ -96,6 +98,19 @@ def test_offline_profile_on_vtest_with_a_corrupt_file(offline_settings: Settings
     assert metadata["profile"].value == "offline"
     assert metadata["frames_sampled"].value == 12
 
+    embeddings, attributes = tables["embeddings"], tables["attributes"]
+    crop_vectors = [r for r in embeddings.to_pylist() if r["kind"] == "crop"]
+    assert sorted(r["crop_id"] for r in crop_vectors) == sorted(c["crop_id"] for c in crop_rows if c["is_best"])
+    assert len(crop_vectors) < len(det), "only the best crops are embedded"
+    with_crops = {t for t, row in summary.items() if row["best_crop_ids"]}
+    assert {r["tracklet_id"] for r in embeddings.to_pylist() if r["kind"] == "tracklet"} == with_crops
+    assert set(embeddings.column("model").to_pylist()) == {"imagenet-cnn:efficientnet-lite0"}
+    assert set(attributes.column("tracklet_id").to_pylist()) == with_crops
+    assert set(attributes.column("backend").to_pylist()) == {"pixel-colours"}
+    assert all(row["upper_color"] and row["summary"] != "unknown" for row in attributes.to_pylist())
+    checks = result.get_asset_check_evaluations()
+    assert sorted(c.check_name for c in checks) == sorted(CHECKS) and all(c.passed for c in checks)
+
 
 @pytest.mark.slow
 def test_rerun_replaces_partition_exactly(offline_settings: Settings, vtest_clip: Path, synthetic_clip: Path) -> None:
@@ -105,10 +120,13 @@ def test_rerun_replaces_partition_exactly(offline_settings: Settings, vtest_clip
     assert materialize_camera_day(offline_settings, "gate", instance).success
     first = read_all(offline_settings, "gate")
 
-    assert materialize_camera_day(offline_settings, "gate", instance).success
+    second_run = materialize_camera_day(offline_settings, "gate", instance)
+    assert second_run.success
     second = read_all(offline_settings, "gate")
     for name in first:
         assert first[name].equals(second[name]), f"{name} changed on an identical re-run"
+    reused = second_run.asset_materializations_for_node("attributes")[0].metadata["reused_unchanged"].value
+    assert reused == second["attributes"].num_rows > 0, "unchanged tracklets keep their description"
 
     (folder / "09-00-00.mp4").unlink()
     assert materialize_camera_day(offline_settings, "gate", instance).success
@@ -179,3 +197,44 @@ def test_trail_camera_stills_flow_to_crops(offline_settings: Settings, vtest: Pa
     assert {d["frame_index"] for d in det} == {0} and len({d["file_id"] for d in det}) == 2
     assert {d["timestamp"].isoformat() for d in det} == {"2024-05-01T06:00:00+00:00", "2024-05-01T06:00:01+00:00"}
     assert tables["crops"].num_rows == len(det) >= 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["fast", "enhanced"])
+def test_open_clip_embeddings_and_both_attribute_modes(
+    make_settings: Callable[..., Settings], vtest_clip: Path, tmp_path: Path, mode: str
+) -> None:
+    """Standard embedding profile from a local checkpoint (a random-weight ViT-B-32), then CLIP zero-shot
+    or a (tiny, random) vision-language model for the attributes: flow, shapes and checks, not accuracy."""
+    import open_clip
+    import torch
+
+    from reid_pipeline_tests.tiny_vlm import build_tiny_vlm
+
+    torch.manual_seed(0)
+    model, _, _ = open_clip.create_model_and_transforms("ViT-B-32", pretrained=None)
+    checkpoint = tmp_path / "vit-b-32-random.pt"
+    torch.save(model.state_dict(), checkpoint)
+    settings = make_settings(
+        detection={"profile": "offline", "offline": True},
+        embedding={"profile": "standard", "model": "ViT-B-32", "pretrained": str(checkpoint), "offline": True},
+        attributes={"mode": mode, "vlm_model": str(build_tiny_vlm(tmp_path / "vlm")), "max_new_tokens": 16},
+    )
+    place(Path(settings.storage.data_root) / "raw", DAY, "gate", vtest_clip)
+
+    result = materialize_camera_day(settings, "gate", dg.DagsterInstance.ephemeral())
+
+    assert result.success
+    tables = read_all(settings, "gate")
+    embeddings, attributes = tables["embeddings"], tables["attributes"]
+    assert embeddings.schema.field("vector").type == pa.list_(pa.float32(), 512)
+    assert set(embeddings.column("model").to_pylist()) == {"open_clip:ViT-B-32/vit-b-32-random.pt"}
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+    assert attributes.num_rows == tables["tracklets"].num_rows > 0
+    backend = {"fast": "clip-zero-shot", "enhanced": "vlm"}[mode]
+    assert set(attributes.column("backend").to_pylist()) == {backend}
+    if mode == "fast":
+        assert all(row["upper_color"] is not None for row in attributes.to_pylist())
+    else:
+        assert set(attributes.column("status").to_pylist()) == {"unknown"}, "random weights write no valid JSON"
+        assert all(row["raw_text"] for row in attributes.to_pylist())

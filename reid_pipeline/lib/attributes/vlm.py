@@ -14,8 +14,8 @@ from reid_pipeline.lib.sampling import batched
 
 def vlm_available_locally(model: str) -> bool:
     """A local model folder, or a hub id already in the Hugging Face cache."""
-    if Path(model).is_dir():
-        return (Path(model) / "config.json").is_file()
+    if Path(model).is_dir() or model.startswith(("/", ".", "~")) or model.count("/") > 1:
+        return (Path(model).expanduser() / "config.json").is_file()
     from huggingface_hub import try_to_load_from_cache
 
     return isinstance(try_to_load_from_cache(model, "config.json"), str)
