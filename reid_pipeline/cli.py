@@ -15,8 +15,12 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reid_pipeline.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from reid_pipeline.lib.sample_crops import SampleCrop
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
@@ -97,7 +101,7 @@ def cmd_bench_detect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench_crops(args: argparse.Namespace, settings: Settings) -> list:  # type: ignore[type-arg]
+def _bench_crops(args: argparse.Namespace, settings: Settings) -> list[SampleCrop]:
     """Tracked crops of the first ``--seconds`` of ``--source``, cut with the configured detector."""
     from reid_pipeline.lib.detection.factory import build_detector
     from reid_pipeline.lib.offline import configure_model_env
@@ -129,6 +133,7 @@ def _embedding_override(args: argparse.Namespace, settings: Settings) -> Setting
 def cmd_bench_embed(args: argparse.Namespace) -> int:
     from reid_pipeline.lib.bench_embed import bench_embed
     from reid_pipeline.lib.embedding.factory import build_embedder
+    from reid_pipeline.lib.embedding.types import resolve_batch_size
 
     settings = _embedding_override(args, _settings_from(args))
     spec = settings.embedding
@@ -138,14 +143,17 @@ def cmd_bench_embed(args: argparse.Namespace) -> int:
     if embedder.device.startswith("cuda"):
         gpu = build_embedder(spec.model_copy(update={"precision": "fp16"}), spec.profile)
         embedder = build_embedder(spec.model_copy(update={"precision": "fp32"}), spec.profile)
-    report = bench_embed(embedder, [c.jpeg for c in crops], spec.batch_size, spec.workers, gpu)
+    batch = resolve_batch_size(spec.batch_size, embedder)
+    report = bench_embed(embedder, [c.jpeg for c in crops], batch, spec.workers, gpu)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     print(f"embedding benchmark: {report['model']} ({report['dims']}-d) on {report['device']}")
     print(f"{'arm':<52} {'crops':>6} {'batch':>6} {'seconds':>8} {'crops/s':>8}")
     for arm in report["arms"]:  # type: ignore[attr-defined]
-        print(f"{arm['name']:<52} {arm['crops']:>6} {arm['batch_size']:>6} {arm['seconds']:>8.2f} {arm['crops_per_s']:>8.2f}")
+        print(
+            f"{arm['name']:<52} {arm['crops']:>6} {arm['batch_size']:>6} {arm['seconds']:>8.2f} {arm['crops_per_s']:>8.2f}"
+        )
     print(f"speed-up (pipeline / naive crops per second): {report['speedup']}x")
     print(f"largest difference between the two arms' vectors: {report['max_abs_difference_naive_vs_pipeline']}")
     return 0
@@ -155,6 +163,7 @@ def cmd_bench_separation(args: argparse.Namespace) -> int:
     from reid_pipeline.lib.embedding.factory import build_embedder
     from reid_pipeline.lib.embedding.imagenet_backend import BACKBONES
     from reid_pipeline.lib.embedding.run import embed_jpegs
+    from reid_pipeline.lib.embedding.types import resolve_batch_size
     from reid_pipeline.lib.separability import separation
 
     settings = _embedding_override(args, _settings_from(args))
@@ -166,7 +175,8 @@ def cmd_bench_separation(args: argparse.Namespace) -> int:
     results = []
     for profile, spec in candidates:
         embedder = build_embedder(spec, profile)
-        vectors = embed_jpegs(embedder, jpegs, names, spec.batch_size, spec.workers).vectors
+        batch = resolve_batch_size(spec.batch_size, embedder)
+        vectors = embed_jpegs(embedder, jpegs, names, batch, spec.workers).vectors
         results.append({"model": f"{embedder.backend}:{embedder.model_name}", **separation(vectors, crops)})
     if args.json:
         print(json.dumps(results, indent=2))

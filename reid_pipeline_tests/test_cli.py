@@ -54,6 +54,8 @@ def test_run_processes_a_day_through_dagster(
     exec(readme_python_block(), namespace)
     best = namespace["best"]
     assert best.height == len(set(best["tracklet_id"])) > 0  # type: ignore[attr-defined]
+    nearest = namespace["nearest"]
+    assert nearest["similarity"][0] == pytest.approx(1.0, abs=1e-4)  # type: ignore[index]
     assert "gate" in capsys.readouterr().out
 
 
@@ -103,3 +105,26 @@ def test_bench_detect_json(data_root: str, vtest: Path, capsys: pytest.CaptureFi
     assert naive["detected_frames"] == 30
     assert pipeline["detected_frames"] <= 6  # 2 fps over 3 s, fewer when nothing moved
     assert report["speedup"] == pytest.approx(pipeline["source_fps"] / naive["source_fps"], rel=0.01)
+
+
+@pytest.mark.slow
+def test_bench_embed_json(data_root: str, vtest: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--json", "--seconds", "4", "--profile", "offline", "--data-root", data_root, "--source", str(vtest)]
+    assert main(["bench", "embed", *args]) == 0
+    report = json.loads(capsys.readouterr().out)
+    naive, pipeline = report["arms"]
+    assert report["model"] == "imagenet-cnn:efficientnet-lite0" and report["dims"] == 1280
+    assert naive["crops"] == pipeline["crops"] > 0 and naive["batch_size"] == 1
+    assert report["speedup"] == pytest.approx(pipeline["crops_per_s"] / naive["crops_per_s"], rel=0.02)
+    assert report["max_abs_difference_naive_vs_pipeline"] < 1e-3, "batching must not change the vectors"
+
+
+@pytest.mark.slow
+def test_bench_separation_json(data_root: str, vtest: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--json", "--seconds", "4", "--profile", "offline", "--data-root", data_root, "--source", str(vtest)]
+    assert main(["bench", "separation", *args]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [r["model"] for r in results] == ["imagenet-cnn:mobilenetv2", "imagenet-cnn:efficientnet-lite0"]
+    for result in results:
+        assert result["positive_pairs"] > 0 and result["negative_pairs"] > 0
+        assert 0.0 <= result["auc"] <= 1.0

@@ -9,8 +9,9 @@ fits the memory budget.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -18,6 +19,11 @@ from reid_pipeline.lib.embedding.batching import is_out_of_memory
 from reid_pipeline.lib.embedding.images import decode_jpeg
 from reid_pipeline.lib.embedding.run import embed_jpegs
 from reid_pipeline.lib.embedding.types import Embedder
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ def naive_embed(embedder: Embedder, jpegs: Sequence[bytes]) -> np.ndarray:
     return np.stack(rows)
 
 
-def timed(fn, *args):  # type: ignore[no-untyped-def]
+def timed(fn: Callable[..., T], *args: object) -> tuple[T, float]:
     started = time.perf_counter()
     value = fn(*args)
     return value, time.perf_counter() - started
@@ -71,7 +77,7 @@ def largest_batch(embedder: Embedder, start: int, limit: int = 4096) -> int:
     return fits
 
 
-def _grey():  # type: ignore[no-untyped-def]
+def _grey() -> Image.Image:
     from PIL import Image
 
     return Image.new("RGB", (64, 160), (128, 128, 128))

@@ -25,7 +25,7 @@ def labelled_pairs(crops: Sequence[SampleCrop]) -> tuple[list[tuple[int, int]], 
         by_track[crop.track_id].append(index)
     span = {t: (min(crops[i].time_s for i in ix), max(crops[i].time_s for i in ix)) for t, ix in by_track.items()}
     positives = [pair for ix in by_track.values() for pair in combinations(ix, 2)]
-    negatives = []
+    negatives: list[tuple[int, int]] = []
     for a, b in combinations(sorted(by_track), 2):
         if span[a][0] <= span[b][1] and span[b][0] <= span[a][1]:
             negatives.extend((i, j) for i in by_track[a] for j in by_track[b])

@@ -21,7 +21,7 @@ from reid_pipeline.lib.embedding.imagenet_backend import ImageNetEmbedder
 from reid_pipeline.lib.embedding.images import decode_jpeg, pad_to_square
 from reid_pipeline.lib.embedding.open_clip_backend import RANDOM_WEIGHTS, OpenClipEmbedder
 from reid_pipeline.lib.embedding.run import embed_jpegs
-from reid_pipeline.lib.embedding.types import l2_normalise, pool_vectors
+from reid_pipeline.lib.embedding.types import l2_normalise, pool_vectors, resolve_batch_size
 from reid_pipeline.lib.schemas import CROPS
 from reid_pipeline.settings import EmbeddingSettings
 
@@ -250,3 +250,10 @@ def test_tracklet_embeddings_pool_the_best_crops_and_pass_their_checks() -> None
     failed = {o.name: o for o in check_embeddings(broken, [*selected, "missing-crop"], 512)}
     assert not any(o.passed for o in failed.values())
     assert failed["one_vector_per_selected_crop"].metadata["first_missing"] == "missing-crop"
+
+
+def test_auto_batch_size_depends_on_device_and_model_family(clip_model: OpenClipEmbedder) -> None:
+    cnn = ImageNetEmbedder("efficientnet-lite0", device="cpu")
+    assert resolve_batch_size(0, cnn) == 1 and resolve_batch_size(0, clip_model) == 16
+    assert resolve_batch_size(12, cnn) == 12
+    assert resolve_batch_size(0, ImageNetEmbedder("mobilenetv2", device="cuda:0")) == 64

@@ -12,6 +12,7 @@ from reid_pipeline.defs.partitions import camera_days
 from reid_pipeline.defs.resources import EmbedderResource, StorageResource
 from reid_pipeline.lib.embed_tracklets import best_crops, embed_tracklets
 from reid_pipeline.lib.embedding.checks import check_embeddings
+from reid_pipeline.lib.embedding.types import resolve_batch_size
 
 BLOCKING_CHECKS = ("unit_norm", "no_nan", "dims_match_model")  # bad vectors would poison every match
 CHECKS = (*BLOCKING_CHECKS, "one_vector_per_selected_crop")
@@ -48,7 +49,7 @@ def embeddings(
         context.log.warning(f"out of memory at batch {failed}: continuing with batch {new}")
 
     started = time.perf_counter()
-    result = embed_tracklets(crops, model, spec.batch_size, spec.workers, shrunk)
+    result = embed_tracklets(crops, model, resolve_batch_size(spec.batch_size, model), spec.workers, shrunk)
     seconds = time.perf_counter() - started
     for error in result.errors:
         context.log.warning(error)

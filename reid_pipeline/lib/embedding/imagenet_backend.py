@@ -93,6 +93,7 @@ class ImageNetEmbedder:
     """Pooled features of an ImageNet CNN: a real but weak appearance signal with no download."""
 
     backend = "imagenet-cnn"
+    cpu_batch_size = 1
 
     def __init__(
         self, backbone: str, device: str = "auto", precision: str = "auto", gpu_memory_fraction: float = 0.9

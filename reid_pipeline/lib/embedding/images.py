@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import io
-
-from PIL import Image, UnidentifiedImageError
+import cv2
+import numpy as np
+from PIL import Image
 
 PAD_COLOUR = (124, 116, 104)  # the ImageNet/CLIP mean: padding reads as "nothing" to the model
 
 
 def decode_jpeg(data: bytes, name: str) -> Image.Image:
-    """RGB image from encoded bytes; a broken image raises ``ValueError`` naming it."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.convert("RGB")
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"crop {name} is not a readable image ({exc}); re-materialize its crops partition") from exc
+    """RGB image from encoded bytes; a broken image raises ``ValueError`` naming it.
+
+    OpenCV decodes, not ``PIL.Image.open``: ultralytics replaces the latter process-wide with a version
+    that tries to install a HEIF plugin whenever an image is unreadable.
+    """
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    if pixels is None:
+        raise ValueError(f"crop {name} is not a readable image; re-materialize its crops partition")
+    return Image.fromarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB))
 
 
 def pad_to_square(image: Image.Image) -> Image.Image:

@@ -52,6 +52,7 @@ class OpenClipEmbedder:
     """open_clip model + its own normalisation; loads on first use, at the configured precision."""
 
     backend = "open_clip"
+    cpu_batch_size = 16
 
     def __init__(
         self,
