@@ -33,7 +33,9 @@ def dagster_instance(data_root: str) -> dg.DagsterInstance:
     if not os.environ.get("DAGSTER_HOME"):
         home = Path(data_root, "dagster_home").resolve()
         home.mkdir(parents=True, exist_ok=True)
-        (home / "dagster.yaml").touch()
+        config = home / "dagster.yaml"
+        if not config.exists():  # a fresh instance: no telemetry (the pipeline runs offline too)
+            config.write_text("telemetry:\n  enabled: false\n")
         os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
