@@ -1,0 +1,88 @@
+"""LanceDB tables of the identity stage: typed schemas, atomic per-partition replacement, indexes.
+
+A partition (a day, say) is replaced in one commit with ``merge_insert`` keyed on the row id and a
+"delete what the new data no longer has" clause limited to that partition. A re-run therefore never
+duplicates rows, and a crash before the commit leaves the previous version whole: re-running repairs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+ANN_INDEX_MIN_ROWS = 100_000  # below this, brute-force search is fast and exact (LanceDB's own advice)
+
+
+class LanceStore:
+    """One LanceDB database (a local folder or an object-store URI) holding the pipeline's tables."""
+
+    def __init__(self, uri: str) -> None:
+        import lancedb
+
+        self.uri = uri
+        self.db = lancedb.connect(uri)
+
+    def table_names(self) -> list[str]:
+        return list(self.db.list_tables().tables)
+
+    def open_or_create(self, name: str, schema: pa.Schema) -> Any:
+        """The table, created empty with ``schema`` if missing; an existing one must match the schema."""
+        if name not in self.table_names():
+            return self.db.create_table(name, schema=schema)
+        table = self.db.open_table(name)
+        existing = table.schema
+        if "vector" in schema.names and existing.field("vector").type != schema.field("vector").type:
+            raise ValueError(
+                f"LanceDB table {name!r} at {self.uri} holds vectors of type {existing.field('vector').type}, "
+                f"this run makes {schema.field('vector').type}: the embedding model changed. Re-embed every "
+                f"partition with one model, or point storage.lancedb_uri at a new location."
+            )
+        missing = [f.name for f in schema if f.name not in existing.names]
+        if missing:
+            raise ValueError(f"LanceDB table {name!r} at {self.uri} lacks columns {missing}: migrate or recreate it")
+        return table
+
+    def replace_partition(self, name: str, schema: pa.Schema, key: str, partition_filter: str, rows: pa.Table) -> int:
+        """Make the rows matching ``partition_filter`` exactly ``rows``, in one commit; returns the row count."""
+        table = self.open_or_create(name, schema)
+        data = rows.select(schema.names).cast(schema)
+        (
+            table.merge_insert(key)
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .when_not_matched_by_source_delete(partition_filter)
+            .execute(data)
+        )
+        return int(table.count_rows(partition_filter))
+
+    def ensure_indexes(
+        self,
+        name: str,
+        scalar_columns: list[str],
+        vector_column: str = "vector",
+        ann_min_rows: int = ANN_INDEX_MIN_ROWS,
+    ) -> list[str]:
+        """Scalar (BTree) indexes on ``scalar_columns``; an IVF-PQ cosine index once the table is big enough."""
+        from lancedb.index import BTree, IvfPq
+
+        table = self.db.open_table(name)
+        have = {column for index in table.list_indices() for column in index.columns}
+        made = []
+        for column in scalar_columns:
+            if column not in have and table.count_rows() > 0:
+                table.create_index(column, config=BTree())
+                made.append(column)
+        rows = table.count_rows()
+        if vector_column not in have and rows >= ann_min_rows:
+            dims = table.schema.field(vector_column).type.list_size
+            table.create_index(
+                vector_column,
+                config=IvfPq(
+                    distance_type="cosine",
+                    num_partitions=max(1, int(rows**0.5)),
+                    num_sub_vectors=max(1, dims // 16),
+                ),
+            )
+            made.append(vector_column)
+        return made
