@@ -51,18 +51,21 @@ def _valid_date(text: str) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from reid_pipeline.definitions import build_definitions
-    from reid_pipeline.defs.launch import run_camera_days
+    from reid_pipeline.defs.launch import run_camera_days, run_identity_day
     from reid_pipeline.summary import print_summary
 
     settings = _settings_from(args)
-    runs = run_camera_days(build_definitions(settings), settings, args.date, args.camera or None)
+    defs = build_definitions(settings)
+    runs = run_camera_days(defs, settings, args.date, args.camera or None)
+    if any(run.success for run in runs):
+        runs.append(run_identity_day(defs, settings, args.date))
     print_summary(settings, runs)
     return 0 if all(run.success for run in runs) else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from reid_pipeline.definitions import build_definitions
-    from reid_pipeline.defs.launch import run_camera_days
+    from reid_pipeline.defs.launch import run_camera_days, run_identity_day
     from reid_pipeline.lib.demo_footage import DEMO_DAYS, make_demo_footage
     from reid_pipeline.summary import print_summary
 
@@ -71,7 +74,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     clips = make_demo_footage(raw_root, Path(args.source))
     print(f"demo footage: {len(clips)} files from {args.source} under {raw_root}")
     defs = build_definitions(settings)
-    runs = [run for day in DEMO_DAYS for run in run_camera_days(defs, settings, day)]
+    runs = []
+    for day in DEMO_DAYS:
+        runs.extend(run_camera_days(defs, settings, day))
+        runs.append(run_identity_day(defs, settings, day))
     print_summary(settings, runs)
     return 0 if all(run.success for run in runs) else 1
 

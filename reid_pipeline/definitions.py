@@ -5,13 +5,14 @@ from __future__ import annotations
 import dagster as dg
 
 from reid_pipeline.defs.io_manager import ParquetIOManager
-from reid_pipeline.defs.jobs import CAMERA_DAY_ASSETS, camera_day_job
+from reid_pipeline.defs.jobs import CAMERA_DAY_ASSETS, IDENTITY_ASSETS, camera_day_job, identity_job
 from reid_pipeline.defs.resources import (
     CropResource,
     DescriberResource,
     DetectorResource,
     EmbedderResource,
     FootageResource,
+    IdentityResource,
     StorageResource,
 )
 from reid_pipeline.defs.sensors import build_footage_sensor
@@ -30,13 +31,14 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "crop_settings": CropResource(**settings.crops.model_dump()),
         "embedding": EmbedderResource(**settings.embedding.model_dump()),
         "attribute_settings": DescriberResource(**settings.attributes.model_dump()),
+        "identity": IdentityResource(**settings.identity.model_dump()),
     }
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=CAMERA_DAY_ASSETS,
-        jobs=[camera_day_job],
+        assets=[*CAMERA_DAY_ASSETS, *IDENTITY_ASSETS],
+        jobs=[camera_day_job, identity_job],
         sensors=[build_footage_sensor(camera_day_job)],
         resources=build_resources(settings),
     )

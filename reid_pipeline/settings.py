@@ -139,6 +139,37 @@ class AttributeSettings(_Section):
     )
 
 
+class IdentitySettings(_Section):
+    lancedb_uri: str = Field("", description="LanceDB database (path or URI); empty = <data_root>/lancedb.")
+    k: int = Field(10, ge=1, description="Nearest neighbours asked of LanceDB per appearance (candidate pairs).")
+    match_threshold: float | None = Field(
+        None,
+        ge=-1,
+        le=1,
+        description="Fused score at which two tracklets of one day become one entity; empty = the embedding "
+        "model's default (open_clip 0.85, ImageNet CNN 0.90).",
+    )
+    link_threshold: float | None = Field(
+        None, ge=-1, le=1, description="Fused score that links daily entities across days; empty = match_threshold."
+    )
+    review_band: float = Field(
+        0.05, ge=0, le=1, description="Scores this far below a threshold are flagged for review, never merged."
+    )
+    attribute_weight: float = Field(
+        0.2, ge=0, le=1, description="Weight of attribute agreement in the fused score (the rest is cosine)."
+    )
+    transitions: dict[str, float] = Field(
+        default_factory=dict,
+        description='Least seconds between two cameras, e.g. {"gate>plaza" = 30}; either direction.',
+    )
+    default_transition_s: float = Field(
+        0.0, description="Least seconds between cameras not listed (0: only simultaneous sightings conflict)."
+    )
+    ann_min_rows: int = Field(
+        100_000, ge=1, description="Rows from which a table gets an IVF-PQ vector index (below: exact search)."
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of the pipeline, grouped by the stage that reads it."""
 
@@ -150,6 +181,7 @@ class Settings(BaseSettings):
     crops: CropSettings = CropSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     attributes: AttributeSettings = AttributeSettings()
+    identity: IdentitySettings = IdentitySettings()
 
     @classmethod
     def settings_customise_sources(

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 
 import pyarrow.compute as pc
 
-from reid_pipeline.defs.launch import CameraDayRun
+from reid_pipeline.defs.launch import IDENTITY_RUN, CameraDayRun
+from reid_pipeline.defs.resources import IdentityResource
+from reid_pipeline.lib.identity.store import quoted
 from reid_pipeline.lib.storage import ParquetStore
 from reid_pipeline.settings import Settings
 
@@ -39,10 +41,34 @@ def print_summary(settings: Settings, runs: Sequence[CameraDayRun]) -> None:
         if not run.success:
             print(f"{run.day:<11} {run.camera_id:<12} FAILED (run {run.run_id}): {run.error}")
             continue
+        if run.camera_id == IDENTITY_RUN:
+            continue
         c = camera_day_counts(store, run.day, run.camera_id)
         print(
             f"{run.day:<11} {run.camera_id:<12} {c['files']:>5} {c['file_errors']:>6} {c['detections']:>10}"
             f" {c['tracklets']:>9} {c['crops']:>6} {c['best_crops']:>5} {c['embedded']:>7} {c['described']:>9}"
         )
+    identity_days = sorted({run.day for run in runs if run.camera_id == IDENTITY_RUN and run.success})
+    if identity_days:
+        print_identities(settings, identity_days)
     print(f"\nParquet tables: {store.base}/parquet/<asset>/date=<YYYY-MM-DD>/camera=<camera_id>/part-0.parquet")
     print(f"Dagster runs:   dagster dev -w workspace.yaml (DAGSTER_HOME={os.environ.get('DAGSTER_HOME', '')})")
+
+
+def print_identities(settings: Settings, days: Sequence[str]) -> None:
+    """Per day: appearances, daily entities, entities and how many spanned cameras; then days overall."""
+    store = IdentityResource(**settings.identity.model_dump()).store(settings.storage.data_root)
+    print(
+        f"\n{'date':<11} {'appearances':>11} {'daily entities':>14} {'entities':>8} {'multi-camera':>12} {'to review':>9}"
+    )
+    for day in days:
+        where = f"date = {quoted(day)}"
+        timelines = store.rows("entity_timelines", where, ["cameras", "needs_review"])
+        print(
+            f"{day:<11} {len(store.rows('appearances', where, ['tracklet_id'])):>11}"
+            f" {len(store.rows('daily_entities', where, ['daily_entity_id'])):>14} {len(timelines):>8}"
+            f" {sum(1 for t in timelines if len(t['cameras']) > 1):>12} {sum(1 for t in timelines if t['needs_review']):>9}"
+        )
+    entities = store.rows("entities", columns=["days"])
+    several = sum(1 for e in entities if len(e["days"]) > 1)
+    print(f"global entities: {len(entities)}, seen on more than one day: {several}  (LanceDB: {store.uri})")

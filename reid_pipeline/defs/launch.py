@@ -18,6 +18,8 @@ from reid_pipeline.defs.partitions import camera_day_key, cameras
 from reid_pipeline.lib.footage import camera_day_dir, footage_files, list_camera_days
 from reid_pipeline.settings import Settings
 
+IDENTITY_RUN = "(all cameras)"  # camera_id of the record of a day's identity_job run
+
 
 @dataclass(frozen=True)
 class CameraDayRun:
@@ -78,16 +80,31 @@ def run_camera_days(
     runs = []
     for camera in chosen:
         log(f"{day} {camera}: running camera_day_job")
-        result = job.execute_in_process(
-            partition_key=camera_day_key(day, camera),
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            tags={"reid/trigger": "cli"},
-        )
-        error = None
-        if not result.success:
-            failures = [event.message for event in result.all_events if event.is_failure]
-            error = failures[-1] if failures else "run failed"
-        runs.append(CameraDayRun(day, camera, result.run_id, result.success, error))
+        runs.append(CameraDayRun(day, camera, *_execute(job, camera_day_key(day, camera), instance)))
     return runs
+
+
+def run_identity_day(
+    defs: dg.Definitions, settings: Settings, day: str, log: Callable[[str], None] = print
+) -> CameraDayRun:
+    """Materialize ``identity_job`` for ``day``: appearances of all its cameras up to timelines."""
+    instance = dagster_instance(settings.storage.data_root)
+    log(f"{day}: running identity_job")
+    return CameraDayRun(day, IDENTITY_RUN, *_execute(defs.resolve_job_def("identity_job"), day, instance))
+
+
+def _execute(
+    job: dg.JobDefinition, partition_key: str | dg.MultiPartitionKey, instance: dg.DagsterInstance
+) -> tuple[str, bool, str | None]:
+    result = job.execute_in_process(
+        partition_key=partition_key,
+        instance=instance,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        tags={"reid/trigger": "cli"},
+    )
+    error = None
+    if not result.success:
+        failures = [event.message for event in result.all_events if event.is_failure]
+        error = failures[-1] if failures else "run failed"
+    return result.run_id, result.success, error

@@ -17,6 +17,9 @@ from reid_pipeline.lib.detection.factory import ProfileChoice, build_detector, c
 from reid_pipeline.lib.detection.types import Detector
 from reid_pipeline.lib.embedding.factory import build_embedder, choose_embedding_profile
 from reid_pipeline.lib.embedding.types import Embedder
+from reid_pipeline.lib.identity.params import MatchParams
+from reid_pipeline.lib.identity.scoring import TransitionTimes
+from reid_pipeline.lib.identity.store import IdentityStore
 from reid_pipeline.lib.offline import configure_model_env
 from reid_pipeline.lib.storage import ParquetStore
 from reid_pipeline.settings import (
@@ -166,3 +169,38 @@ class DescriberResource(dg.ConfigurableResource):
                 backend, self.spec(), embedder, embedding.device, embedding.precision, embedding.offline
             )
         return self._describer
+
+
+DEFAULT_THRESHOLDS = {"open_clip": 0.85, "imagenet-cnn": 0.90}  # by embedding backend; calibrate with eval
+
+
+class IdentityResource(dg.ConfigurableResource):
+    """Where the identity tables live (LanceDB) and how appearances are matched."""
+
+    lancedb_uri: str
+    k: int
+    match_threshold: float | None
+    link_threshold: float | None
+    review_band: float
+    attribute_weight: float
+    transitions: dict[str, float]
+    default_transition_s: float
+    ann_min_rows: int
+
+    def store(self, data_root: str) -> IdentityStore:
+        uri = self.lancedb_uri or str(Path(data_root) / "lancedb")
+        return IdentityStore(uri, self.ann_min_rows)
+
+    def params(self, embedding_backend: str) -> MatchParams:
+        """Matching parameters; thresholds left empty follow the embedding model's default."""
+        match = self.match_threshold
+        if match is None:
+            match = DEFAULT_THRESHOLDS.get(embedding_backend, DEFAULT_THRESHOLDS["open_clip"])
+        return MatchParams(
+            k=self.k,
+            match_threshold=match,
+            link_threshold=self.link_threshold if self.link_threshold is not None else match,
+            review_band=self.review_band,
+            attribute_weight=self.attribute_weight,
+            transitions=TransitionTimes.parse(self.transitions, self.default_transition_s),
+        )

@@ -72,6 +72,19 @@ class ParquetStore:
             table = pq.read_table(source, schema=schema, columns=columns)
         return table
 
+    def cameras(self, asset: str, date: str) -> list[str]:
+        """Cameras that have a written partition of ``asset`` on ``date`` (from the folder layout)."""
+        folder = f"{self.asset_dir(asset)}/date={date}"
+        selector = pafs.FileSelector(folder, allow_not_found=True)
+        found = []
+        for info in self.fs.get_file_info(selector):
+            name = info.base_name
+            camera = name.removeprefix("camera=")
+            is_partition = info.type == pafs.FileType.Directory and name.startswith("camera=")
+            if is_partition and self.exists(asset, {"date": date, "camera": camera}):
+                found.append(camera)
+        return sorted(found)
+
     def delete(self, asset: str, partition: Mapping[str, str]) -> bool:
         """Remove one partition's file; True when there was one."""
         if not self.exists(asset, partition):

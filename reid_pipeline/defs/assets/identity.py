@@ -1,0 +1,170 @@
+"""Identity assets: appearances, daily entities, global entities, timelines and watch-list sightings.
+
+They live in LanceDB (not Parquet): each asset writes its own tables through the identity store, one
+commit per day (or per global relink), so a re-run replaces exactly what it wrote before.
+"""
+
+import warnings
+
+import dagster as dg
+import pyarrow as pa
+from dagster import AssetExecutionContext
+
+from reid_pipeline.defs.assets.preview import table_preview
+from reid_pipeline.defs.partitions import DATE_DIMENSION, days
+from reid_pipeline.defs.resources import IdentityResource, StorageResource
+from reid_pipeline.lib.identity.appearances import day_appearances
+from reid_pipeline.lib.identity.corrections import interpret
+from reid_pipeline.lib.identity.daily import cluster_day
+from reid_pipeline.lib.identity.linking import link_days
+from reid_pipeline.lib.identity.refresh import refresh_timelines
+from reid_pipeline.lib.identity.store import IdentityStore, quoted
+from reid_pipeline.lib.identity.tables import ENTITY_TIMELINES
+
+with warnings.catch_warnings():  # beta in Dagster 1.13, and exactly the mapping a day needs from camera-days
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    PER_DAY = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=DATE_DIMENSION)
+
+
+def _backend_of(store: IdentityStore, date: str) -> str:
+    rows = store.rows("appearances", f"date = {quoted(date)}", ["model"])
+    return str(rows[0]["model"]).split(":", 1)[0] if rows else "open_clip"
+
+
+@dg.asset(
+    partitions_def=days,
+    group_name="identity",
+    kinds={"lancedb"},
+    deps=[dg.AssetDep(name, partition_mapping=PER_DAY) for name in ("tracklets", "crops", "embeddings", "attributes")],
+    code_version="1",
+)
+def appearances(
+    context: AssetExecutionContext, storage: StorageResource, identity: IdentityResource
+) -> dg.MaterializeResult:
+    """One row per tracklet of the day, from every camera: pooled vector, entity type, camera, start and end
+    time, attributes and summary, a thumbnail of the best crop, and ids back to the Parquet tables.
+    LanceDB table ``appearances``; scalar indexes on date, camera and entity type, a vector index once large.
+    """
+    date = context.partition_key
+    day = day_appearances(storage.parquet(), date)
+    store = identity.store(storage.data_root)
+    written = store.write_appearances(date, day.rows, day.dims or 1) if day.rows or store.has("appearances") else 0
+    return dg.MaterializeResult(
+        metadata={
+            "appearances": written,
+            "cameras": ", ".join(day.cameras) or "none",
+            "tracklets_without_vector": day.skipped_without_vector,
+            "lancedb": store.uri,
+        }
+    )
+
+
+@dg.asset(partitions_def=days, group_name="identity", kinds={"lancedb"}, deps=[appearances], code_version="1")
+def daily_entities(
+    context: AssetExecutionContext, storage: StorageResource, identity: IdentityResource
+) -> dg.MaterializeResult:
+    """The day's tracklets clustered across cameras. Candidates come from LanceDB nearest neighbours; the
+    score is cosine fused with attribute agreement. Never merged: different entity types, tracklets seen at
+    once on one camera, sightings on two cameras closer in time than their transition time, pairs people
+    marked "not the same". Pairs scoring just under the threshold go to ``review_queue``.
+    """
+    date = context.partition_key
+    store = identity.store(storage.data_root)
+    rows = store.rows("appearances", f"date = {quoted(date)}")
+    params = identity.params(_backend_of(store, date))
+    result = cluster_day(
+        date, rows, store.table("appearances") if rows else None, params, interpret(store.corrections())
+    )
+    dims = len(rows[0]["vector"]) if rows else 1
+    if rows or store.has("daily_entities"):
+        store.write_daily_entities(date, result.entities, dims)
+    store.write_review("tracklet", date, result.review)
+    cross_camera = sum(1 for e in result.entities if len(e["cameras"]) > 1)
+    return dg.MaterializeResult(
+        metadata={
+            "appearances": len(rows),
+            "daily_entities": len(result.entities),
+            "seen_on_several_cameras": cross_camera,
+            "candidate_pairs": result.candidate_pairs,
+            "merges": result.merged_edges,
+            "refused_by_constraints": result.refused_edges,
+            "flagged_for_review": len(result.review),
+            "match_threshold": params.match_threshold,
+        }
+    )
+
+
+@dg.asset(group_name="identity", kinds={"lancedb"}, deps=[daily_entities], code_version="1")
+def entities(
+    context: AssetExecutionContext, storage: StorageResource, identity: IdentityResource
+) -> dg.MaterializeResult:
+    """Global identities: daily entities linked across days, people's corrections (merge, split, name,
+    not the same, watch) re-applied on every run. Ids come from each entity's earliest tracklet, so they
+    are the same whatever order days were backfilled in. Timelines of days whose membership changed are
+    refreshed here too.
+    """
+    store = identity.store(storage.data_root)
+    daily = store.rows("daily_entities")
+    if not daily:
+        return dg.MaterializeResult(metadata={"entities": 0})
+    params = identity.params(_backend_of(store, daily[0]["date"]))
+    corrections = interpret(store.corrections())
+    before = {
+        row["tracklet_id"]: row["entity_id"]
+        for row in store.rows("entity_members", columns=["tracklet_id", "entity_id"])
+    }
+    result = link_days(daily, store.table("daily_entities"), params, corrections)
+    store.write_entities(result.entities, result.members, len(daily[0]["vector"]))
+    store.write_review("daily_entity", None, result.review)
+    refreshed = refresh_timelines(store, before, result.members)
+    return dg.MaterializeResult(
+        metadata={
+            "entities": len(result.entities),
+            "seen_on_several_days": sum(1 for e in result.entities if len(e["days"]) > 1),
+            "named": sum(1 for e in result.entities if e["name"]),
+            "watched": sum(1 for e in result.entities if e["watch"]),
+            "links_across_days": result.merged_edges,
+            "flagged_for_review": len(result.review),
+            "timelines_refreshed_for_days": ", ".join(refreshed) or "none",
+        }
+    )
+
+
+@dg.asset(partitions_def=days, group_name="identity", kinds={"lancedb"}, deps=[entities], code_version="1")
+def entity_timelines(
+    context: AssetExecutionContext, storage: StorageResource, identity: IdentityResource
+) -> dg.MaterializeResult:
+    """Per global entity and day: first and last seen, cameras, number of appearances, best thumbnail,
+    attribute summary, review flag, name and watch-list flag. LanceDB table ``entity_timelines``.
+    """
+    date = context.partition_key
+    store = identity.store(storage.data_root)
+    written_days = refresh_timelines(store, None, None, [date])
+    timelines = store.rows("entity_timelines", f"date = {quoted(date)}")
+    preview = [{k: v for k, v in row.items() if k != "thumbnail"} for row in timelines]
+    schema = pa.schema([f for f in ENTITY_TIMELINES if f.name != "thumbnail"])
+    return dg.MaterializeResult(
+        metadata={
+            "entities": len(timelines),
+            "on_several_cameras": sum(1 for row in timelines if len(row["cameras"]) > 1),
+            "needs_review": sum(1 for row in timelines if row["needs_review"]),
+            "days_written": ", ".join(written_days),
+            "preview": table_preview(pa.Table.from_pylist(preview, schema=schema)),
+        }
+    )
+
+
+@dg.asset(partitions_def=days, group_name="identity", kinds={"lancedb"}, deps=[entity_timelines], code_version="1")
+def watch_sightings(
+    context: AssetExecutionContext, storage: StorageResource, identity: IdentityResource
+) -> dg.MaterializeResult:
+    """New sightings of watched entities on the day (LanceDB table ``watch_sightings``), also logged."""
+    date = context.partition_key
+    store = identity.store(storage.data_root)
+    hits = store.rows("watch_sightings", f"date = {quoted(date)}")
+    for hit in hits:
+        context.log.warning(
+            f"watched entity {hit['entity_id']} ({hit['name'] or 'unnamed'}) seen {hit['first_seen']:%H:%M:%S}"
+            f"-{hit['last_seen']:%H:%M:%S} on {', '.join(hit['cameras'])}"
+        )
+    return dg.MaterializeResult(metadata={"sightings": len(hits), "entities": ", ".join(h["entity_id"] for h in hits)})

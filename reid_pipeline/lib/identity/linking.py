@@ -1,0 +1,116 @@
+"""All days: daily entities linked into global entities, with people's corrections applied.
+
+The entity id is derived from the earliest tracklet of the entity ("E" + 10 hex digits of its hash),
+so the same footage gives the same ids whatever order the days were processed in, and re-running a
+day leaves the ids of unaffected entities alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from reid_pipeline.lib.embedding.types import l2_normalise
+from reid_pipeline.lib.identity.candidates import knn_pairs, score_pairs
+from reid_pipeline.lib.identity.clustering import cluster
+from reid_pipeline.lib.identity.corrections import CorrectionSet
+from reid_pipeline.lib.identity.daily import review_row
+from reid_pipeline.lib.identity.params import MatchParams
+from reid_pipeline.lib.identity.scoring import Node, decode_attributes
+from reid_pipeline.lib.schemas import Row
+
+
+@dataclass
+class LinkResult:
+    entities: list[Row]
+    members: list[Row]
+    review: list[Row]
+    merged_edges: int
+    candidate_pairs: int
+
+
+def entity_id_for(anchor_tracklet: str) -> str:
+    return "E" + hashlib.sha1(anchor_tracklet.encode()).hexdigest()[:10]
+
+
+def daily_node(row: Row) -> Node:
+    return Node(
+        node_id=row["daily_entity_id"],
+        entity_type=row["entity_type"],
+        date=row["date"],
+        vector=np.asarray(row["vector"], dtype=np.float32),
+        sightings=[],
+        attributes=decode_attributes(row.get("flat_attributes")),
+        tracklet_ids=tuple(row["tracklet_ids"]),
+    )
+
+
+def link_days(daily: Sequence[Row], table: Any, params: MatchParams, corrections: CorrectionSet) -> LinkResult:
+    """Global entities from every daily entity; candidates from the ``daily_entities`` LanceDB table."""
+    nodes = {row["daily_entity_id"]: daily_node(row) for row in daily}
+    owner = {t: node.node_id for node in nodes.values() for t in node.tracklet_ids}
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for node in nodes.values():
+        groups[(node.entity_type, node.date)].append(node.node_id)
+    pairs: set[tuple[str, str]] = set()
+    for (entity_type, date), ids in sorted(groups.items()):
+        vectors = np.stack([nodes[i].vector for i in ids])
+        where = f"entity_type = '{entity_type}' AND date <> '{date}'"
+        pairs |= knn_pairs(table, ids, vectors, where, params.k, "daily_entity_id")
+    edges = score_pairs(pairs, nodes, params.attribute_weight)
+
+    def conflict(a: str, b: str) -> bool:
+        na, nb = nodes[a], nodes[b]
+        if na.entity_type != nb.entity_type or na.date == nb.date:
+            return True  # the day's own clustering already kept them apart
+        return corrections.forbids(na.tracklet_ids, nb.tracklet_ids)
+
+    must = {(owner[a], owner[b]) for a, b in corrections.must_link if a in owner and b in owner}
+    result = cluster(sorted(nodes), edges, params.link_threshold, params.review_band, conflict, must)
+    by_id = {row["daily_entity_id"]: row for row in daily}
+    flagged = {n for edge in result.review for n in (edge.a, edge.b)}
+    entities, members = [], []
+    for group in result.groups:
+        entity, entity_members = global_entity([by_id[d] for d in group], corrections, flagged)
+        entities.append(entity)
+        members.extend(entity_members)
+    review = [review_row(edge, max(nodes[edge.a].date, nodes[edge.b].date), "daily_entity") for edge in result.review]
+    return LinkResult(entities, members, review, result.merged_edges, len(pairs))
+
+
+def global_entity(daily: list[Row], corrections: CorrectionSet, flagged: set[str]) -> tuple[Row, list[Row]]:
+    daily = sorted(daily, key=lambda r: (r["first_seen"], r["daily_entity_id"]))
+    anchor = daily[0]["tracklet_ids"][0]
+    entity_id = entity_id_for(anchor)
+    tracklets = [t for row in daily for t in row["tracklet_ids"]]
+    names = sorted({corrections.names[t] for t in tracklets if t in corrections.names})
+    weights = np.array([float(row["n_appearances"]) for row in daily])
+    vectors = np.stack([np.asarray(row["vector"], dtype=np.float32) for row in daily])
+    biggest = max(daily, key=lambda r: (r["n_appearances"], r["daily_entity_id"]))
+    entity = {
+        "entity_id": entity_id,
+        "entity_type": daily[0]["entity_type"],
+        "name": names[0] if names else None,
+        "watch": any(t in corrections.watched for t in tracklets),
+        "first_seen": min(r["first_seen"] for r in daily),
+        "last_seen": max(r["last_seen"] for r in daily),
+        "days": sorted({r["date"] for r in daily}),
+        "cameras": sorted({c for r in daily for c in r["cameras"]}),
+        "n_appearances": int(weights.sum()),
+        "daily_entity_ids": [r["daily_entity_id"] for r in daily],
+        "anchor_tracklet_id": anchor,
+        "summary": biggest.get("summary"),
+        "needs_review": any(r["needs_review"] or r["daily_entity_id"] in flagged for r in daily),
+        "vector": l2_normalise((vectors * weights[:, None]).sum(axis=0, keepdims=True))[0].tolist(),
+    }
+    members = [
+        {"tracklet_id": t, "date": r["date"], "daily_entity_id": r["daily_entity_id"], "entity_id": entity_id}
+        for r in daily
+        for t in r["tracklet_ids"]
+    ]
+    return entity, members

@@ -1,0 +1,17 @@
+"""The knobs of matching, in one typed object built from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reid_pipeline.lib.identity.scoring import TransitionTimes
+
+
+@dataclass(frozen=True)
+class MatchParams:
+    k: int = 10
+    match_threshold: float = 0.85  # fused score that joins two tracklets of one day
+    link_threshold: float = 0.85  # fused score that links daily entities across days
+    review_band: float = 0.05  # scores this far below a threshold are flagged for review
+    attribute_weight: float = 0.2
+    transitions: TransitionTimes = field(default_factory=TransitionTimes)

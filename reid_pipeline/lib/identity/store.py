@@ -1,0 +1,111 @@
+"""The identity tables in one LanceDB database, with the reads and writes the stage needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from reid_pipeline.lib.identity.tables import (
+    CORRECTIONS,
+    ENTITY_MEMBERS,
+    ENTITY_TIMELINES,
+    REVIEW_QUEUE,
+    WATCH_SIGHTINGS,
+    appearances_schema,
+    daily_entities_schema,
+    entities_schema,
+)
+from reid_pipeline.lib.lance_store import LanceStore
+from reid_pipeline.lib.schemas import Row
+
+SCALAR_INDEXES = {
+    "appearances": ["date", "camera_id", "entity_type", "tracklet_id"],
+    "daily_entities": ["date", "entity_type"],
+    "entity_members": ["date", "entity_id", "tracklet_id"],
+    "entity_timelines": ["date", "entity_id"],
+}
+
+
+def quoted(value: str) -> str:
+    """A SQL string literal (ids come from file and camera names, which may hold quotes)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+class IdentityStore:
+    def __init__(self, uri: str, ann_min_rows: int) -> None:
+        self.lance = LanceStore(uri)
+        self.uri = uri
+        self.ann_min_rows = ann_min_rows
+
+    def has(self, name: str) -> bool:
+        return name in self.lance.table_names()
+
+    def table(self, name: str) -> Any:
+        return self.lance.db.open_table(name)
+
+    def rows(self, name: str, where: str | None = None, columns: list[str] | None = None) -> list[Row]:
+        """Rows of a table (those matching ``where``), or none when the table does not exist yet."""
+        if not self.has(name):
+            return []
+        table = self.table(name)
+        count = table.count_rows(where) if where else table.count_rows()
+        if count == 0:
+            return []
+        query = table.search()
+        if where:
+            query = query.where(where)
+        if columns:
+            query = query.select(columns)
+        result: list[Row] = query.limit(count).to_arrow().to_pylist()
+        return result
+
+    def write_day(self, name: str, schema: pa.Schema, key: str, date: str, rows: list[Row]) -> int:
+        data = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
+        written = self.lance.replace_partition(name, schema, key, f"date = {quoted(date)}", data)
+        self._index(name)
+        return written
+
+    def write_all(self, name: str, schema: pa.Schema, key: str, rows: list[Row]) -> int:
+        data = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
+        written = self.lance.replace_partition(name, schema, key, f"{key} IS NOT NULL", data)
+        self._index(name)
+        return written
+
+    def _index(self, name: str) -> None:
+        vector = "vector" if name in ("appearances", "daily_entities", "entities") else "__none__"
+        self.lance.ensure_indexes(name, SCALAR_INDEXES.get(name, []), vector, self.ann_min_rows)
+
+    # Table-specific helpers -------------------------------------------------------------------
+
+    def write_appearances(self, date: str, rows: list[Row], dims: int) -> int:
+        return self.write_day("appearances", appearances_schema(dims), "tracklet_id", date, rows)
+
+    def write_daily_entities(self, date: str, rows: list[Row], dims: int) -> int:
+        return self.write_day("daily_entities", daily_entities_schema(dims), "daily_entity_id", date, rows)
+
+    def write_review(self, level: str, date: str | None, rows: list[Row]) -> int:
+        """Replace the review pairs of one level (and one day, for tracklet-level pairs)."""
+        scope = f"level = {quoted(level)}" + (f" AND date = {quoted(date)}" if date else "")
+        data = pa.Table.from_pylist(rows, schema=REVIEW_QUEUE) if rows else REVIEW_QUEUE.empty_table()
+        return self.lance.replace_partition("review_queue", REVIEW_QUEUE, "review_id", scope, data)
+
+    def write_entities(self, rows: list[Row], members: list[Row], dims: int) -> None:
+        self.write_all("entities", entities_schema(dims), "entity_id", rows)
+        self.write_all("entity_members", ENTITY_MEMBERS, "tracklet_id", members)
+
+    def write_timelines(self, date: str, rows: list[Row]) -> int:
+        return self.write_day("entity_timelines", ENTITY_TIMELINES, "timeline_id", date, rows)
+
+    def write_sightings(self, date: str, rows: list[Row]) -> int:
+        return self.write_day("watch_sightings", WATCH_SIGHTINGS, "sighting_id", date, rows)
+
+    def corrections(self) -> list[Row]:
+        return self.rows("corrections")
+
+    def add_correction(self, row: Row) -> None:
+        data = pa.Table.from_pylist([row], schema=CORRECTIONS)
+        if self.has("corrections"):
+            self.table("corrections").add(data)
+        else:
+            self.lance.db.create_table("corrections", data=data, schema=CORRECTIONS)
