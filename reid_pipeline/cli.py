@@ -5,6 +5,8 @@ reid-pipeline run --date 2024-05-01     process one day of your own footage thro
 reid-pipeline bench detect [--json]     naive vs pipelined detection speed
 reid-pipeline bench embed [--json]      naive vs batched, overlapped crop embedding speed
 reid-pipeline bench separation [--json] how well each offline backbone tells tracked people apart
+reid-pipeline entities list|show|history|merge|not-same|split|name|watch ...   query and correct identities
+reid-pipeline search --image PATH | --text "red jacket"                        appearances most like it
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from reid_pipeline.lib.sample_crops import SampleCrop
 
 
-def _settings_from(args: argparse.Namespace) -> Settings:
+def _settings_from(args: argparse.Namespace, quiet: bool = False) -> Settings:
     """Settings file + environment, with command-line flags on top; ``auto`` profiles resolved once, here."""
     from reid_pipeline.lib.detection.factory import choose_profile
     from reid_pipeline.lib.embedding.factory import choose_embedding_profile
@@ -35,7 +37,7 @@ def _settings_from(args: argparse.Namespace) -> Settings:
         detection = detection.model_copy(update={"profile": args.profile})
         embedding = embedding.model_copy(update={"profile": args.profile})
     for choice in (choose_profile(detection), choose_embedding_profile(embedding)):
-        if choice.note:
+        if choice.note and not quiet:
             print(choice.note)
     detection = detection.model_copy(update={"profile": choose_profile(detection).profile})
     embedding = embedding.model_copy(update={"profile": choose_embedding_profile(embedding).profile})
@@ -197,6 +199,11 @@ def cmd_bench_separation(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_settings(handler: Callable[[argparse.Namespace, Settings], int]) -> Callable[[argparse.Namespace], int]:
+    """A command handler that receives the settings (file, environment, flags) as well as its arguments."""
+    return lambda args: handler(args, _settings_from(args, quiet=True))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from reid_pipeline.lib.demo_footage import VTEST_PATH
 
@@ -241,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
         "separation", parents=[common, crops_from], help="AUC of same-track vs co-occurring-track similarity"
     )
     separation.set_defaults(func=cmd_bench_separation)
+
+    from reid_pipeline.cli_entities import add_parsers
+
+    add_parsers(sub, common, _with_settings)
     return parser
 
 

@@ -1,0 +1,208 @@
+"""``reid-pipeline entities ...`` and ``reid-pipeline search ...``: query and correct identities."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reid_pipeline.lib.schemas import Row
+
+if TYPE_CHECKING:
+    from reid_pipeline.lib.identity.store import IdentityStore
+    from reid_pipeline.settings import Settings
+
+
+def _store(settings: Settings) -> IdentityStore:
+    from reid_pipeline.defs.resources import IdentityResource
+
+    return IdentityResource(**settings.identity.model_dump()).store(settings.storage.data_root)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _emit(rows: Sequence[Row] | Row, as_json: bool, columns: Sequence[str]) -> None:
+    if as_json:
+        print(json.dumps(rows, default=_json_default, indent=2))
+        return
+    items = [rows] if isinstance(rows, dict) else list(rows)
+    if not items:
+        print("(none)")
+        return
+    cells = [[_cell(row.get(c)) for c in columns] for row in items]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for r in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+LIST_COLUMNS = ("entity_id", "entity_type", "first_seen", "last_seen", "cameras", "n_appearances", "summary", "name")
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from reid_pipeline.lib.identity.query import list_entities
+
+    rows = list_entities(_store(settings), args.date, args.camera, args.type)
+    _emit(rows, args.json, (*LIST_COLUMNS, "needs_review", "watch"))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    from reid_pipeline.lib.identity.query import show_entity
+
+    _emit(show_entity(_store(settings), args.id), args.json, (*LIST_COLUMNS, "days", "tracklets"))
+    return 0
+
+
+def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    from reid_pipeline.lib.identity.query import entity_history
+
+    rows = entity_history(_store(settings), args.id)
+    _emit(rows, args.json, ("date", "first_seen", "last_seen", "cameras", "n_appearances", "summary", "needs_review"))
+    return 0
+
+
+def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
+    """merge / not-same / split / name / watch / unwatch: recorded in ``corrections``, applied on every run."""
+    from reid_pipeline.lib.identity.corrections import correction
+    from reid_pipeline.lib.identity.query import resolve_entity
+
+    store = _store(settings)
+    first = resolve_entity(store, args.id)
+    kind = args.kind
+    other = resolve_entity(store, args.other) if kind in ("merge", "not_same") else None
+    row = correction(
+        kind,
+        first["anchor_tracklet_id"],
+        tracklet_b=other["anchor_tracklet_id"] if other else None,
+        tracklets=list(args.tracklets) if kind == "split" else None,
+        value=args.name if kind == "name" else None,
+        author=args.author,
+        note=args.note,
+    )
+    store.add_correction(row)
+    days = sorted(set(first["days"]) | set(other["days"] if other else []))
+    result = {"correction_id": row["correction_id"], "kind": kind, "entity": first["entity_id"], "days": days}
+    if args.apply:
+        from reid_pipeline.definitions import build_definitions
+        from reid_pipeline.defs.launch import run_identity_day
+
+        defs = build_definitions(settings)
+        runs = [run_identity_day(defs, settings, day, log=lambda _m: None) for day in days]
+        result["applied"] = all(run.success for run in runs)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        applied = "applied" if result.get("applied") else "applied on the next run of those days (or use --apply)"
+        print(f"recorded {kind} {first['entity_id']}{' ' + other['entity_id'] if other else ''}: {applied}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from reid_pipeline.lib.embedding.factory import build_embedder
+    from reid_pipeline.lib.embedding.images import decode_jpeg
+    from reid_pipeline.lib.embedding.open_clip_backend import OpenClipEmbedder
+    from reid_pipeline.lib.identity.query import nearest_appearances
+    from reid_pipeline.lib.offline import configure_model_env
+
+    spec = settings.embedding
+    configure_model_env(Path(settings.storage.data_root) / ".model_config", spec.offline or spec.profile == "offline")
+    embedder = build_embedder(spec, spec.profile)
+    if args.text is not None:
+        if not isinstance(embedder, OpenClipEmbedder):
+            raise ValueError(
+                "text search needs CLIP weights: the offline profile embeds with an ImageNet CNN, which has no text "
+                "side. Run the pipeline with the standard embedding profile (open_clip weights present or "
+                "downloadable), then search again."
+            )
+        vector = embedder.encode_text([args.text])[0]
+        source = f"open_clip text ({embedder.model_name})"
+    else:
+        path = Path(args.image)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: pass an image file with --image")
+        import torch
+
+        image = decode_jpeg(path.read_bytes(), str(path))
+        vector = embedder.forward(torch.stack([embedder.preprocess(image)]))[0]
+        source = f"{embedder.backend}:{embedder.model_name}"
+    rows = nearest_appearances(_store(settings), vector, args.top, source)
+    _emit(rows, args.json, ("entity_id", "similarity", "tracklet_id", "date", "camera_id", "start_time", "summary"))
+    return 0
+
+
+Handler = Callable[[argparse.Namespace, "Settings"], int]
+
+
+def add_parsers(
+    sub: argparse._SubParsersAction,
+    common: argparse.ArgumentParser,
+    run: Callable[[Handler], Callable[[argparse.Namespace], int]],
+) -> None:
+    """Register ``entities`` and ``search``; ``run(handler)`` wraps a handler with settings loading."""
+    out = argparse.ArgumentParser(add_help=False)
+    out.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    entities = sub.add_parser("entities", help="list, inspect and correct identities")
+    verbs = entities.add_subparsers(dest="verb", required=True)
+
+    listing = verbs.add_parser("list", parents=[common, out], help="entities (of a day, a camera, a type)")
+    listing.add_argument("--date", help="only this day (YYYY-MM-DD): its timelines")
+    listing.add_argument("--camera", help="only entities seen on this camera")
+    listing.add_argument("--type", choices=["person", "vehicle", "animal"], help="only this entity type")
+    listing.set_defaults(func=run(cmd_list))
+    for verb, handler, text in (
+        ("show", cmd_show, "one entity: summary, days, cameras, tracklets"),
+        ("history", cmd_history, "one entity's timeline, day by day"),
+    ):
+        parser = verbs.add_parser(verb, parents=[common, out], help=text)
+        parser.add_argument("id", help="entity id (E...) or one of its tracklet ids")
+        parser.set_defaults(func=run(handler))
+
+    correcting = argparse.ArgumentParser(add_help=False)
+    correcting.add_argument("--author", help="who made the correction (kept with it)")
+    correcting.add_argument("--note", help="why (kept with it)")
+    correcting.add_argument("--apply", action="store_true", help="re-run the affected days' identity job now")
+    for verb, kind, text in (
+        ("merge", "merge", "the two are one entity"),
+        ("not-same", "not_same", "the two are different entities, whatever the scores say"),
+    ):
+        parser = verbs.add_parser(verb, parents=[common, out, correcting], help=text)
+        parser.add_argument("id")
+        parser.add_argument("other")
+        parser.set_defaults(func=run(cmd_correct), kind=kind)
+    split = verbs.add_parser("split", parents=[common, out, correcting], help="move tracklets out of an entity")
+    split.add_argument("id")
+    split.add_argument("tracklets", nargs="+", help="tracklet ids that are someone else")
+    split.set_defaults(func=run(cmd_correct), kind="split")
+    name = verbs.add_parser("name", parents=[common, out, correcting], help="give an entity a name")
+    name.add_argument("id")
+    name.add_argument("name")
+    name.set_defaults(func=run(cmd_correct), kind="name")
+    for verb in ("watch", "unwatch"):
+        parser = verbs.add_parser(verb, parents=[common, out, correcting], help=f"{verb} an entity (watch list)")
+        parser.add_argument("id")
+        parser.set_defaults(func=run(cmd_correct), kind=verb)
+
+    search = sub.add_parser("search", parents=[common, out], help="appearances most like an image or a text")
+    what = search.add_mutually_exclusive_group(required=True)
+    what.add_argument("--image", help="an image file (a crop of the person, vehicle or animal)")
+    what.add_argument("--text", help='a description, e.g. "red jacket" (needs open_clip weights)')
+    search.add_argument("--top", type=int, default=10, help="how many appearances (default 10)")
+    search.set_defaults(func=run(cmd_search))
