@@ -15,7 +15,7 @@ from reid_pipeline.defs.resources import (
     IdentityResource,
     StorageResource,
 )
-from reid_pipeline.defs.sensors import build_footage_sensor
+from reid_pipeline.defs.sensors import build_footage_sensor, build_identity_sensor
 from reid_pipeline.settings import Settings, load_settings
 
 
@@ -39,7 +39,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[*CAMERA_DAY_ASSETS, *IDENTITY_ASSETS],
         jobs=[camera_day_job, identity_job],
-        sensors=[build_footage_sensor(camera_day_job)],
+        sensors=[build_footage_sensor(camera_day_job), build_identity_sensor(camera_day_job, identity_job)],
         resources=build_resources(settings),
     )
 

@@ -41,6 +41,7 @@ def test_run_processes_a_day_through_dagster(
     out = capsys.readouterr().out
     assert code == 0, out
     assert "2024-05-01  gate" in out and "yard" not in out.split("date")[-1]
+    assert "global entities:" in out, "the day's identity run followed the camera run"
     assert (Path(data_root) / "parquet/tracklets/date=2024-05-01/camera=gate/part-0.parquet").is_file()
     instance = dg.DagsterInstance.get()
     assert instance.get_dynamic_partitions("cameras") == ["gate"]
@@ -57,6 +58,44 @@ def test_run_processes_a_day_through_dagster(
     nearest = namespace["nearest"]
     assert nearest["similarity"][0] == pytest.approx(1.0, abs=1e-4)  # type: ignore[index]
     assert "gate" in capsys.readouterr().out
+    check_identity_commands(data_root, capsys)
+
+
+def cli_json(args: list[str], data_root: str, capsys: pytest.CaptureFixture[str]) -> object:
+    assert main([*args, "--data-root", data_root, "--profile", "offline", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def check_identity_commands(data_root: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The day's identities through the CLI: list, show, history, a correction applied, image and text search."""
+    timelines = cli_json(["entities", "list", "--date", "2024-05-01", "--camera", "gate"], data_root, capsys)
+    assert isinstance(timelines, list) and timelines, "the day has entity timelines"
+    assert sum(t["n_appearances"] for t in timelines) == len({x for t in timelines for x in t["tracklet_ids"]})
+    first = timelines[0]["entity_id"]
+    shown = cli_json(["entities", "show", first], data_root, capsys)
+    assert isinstance(shown, dict) and shown["entity_id"] == first and shown["tracklets"]
+    history = cli_json(["entities", "history", shown["tracklets"][0]], data_root, capsys)
+    assert isinstance(history, list) and [h["date"] for h in history] == ["2024-05-01"]
+
+    named = cli_json(["entities", "name", first, "Courier", "--apply", "--author", "test"], data_root, capsys)
+    assert isinstance(named, dict) and named["applied"] is True
+    renamed = cli_json(["entities", "show", first], data_root, capsys)
+    assert isinstance(renamed, dict) and renamed["name"] == "Courier"
+
+    import duckdb
+
+    crop = duckdb.sql(
+        f"SELECT jpeg FROM read_parquet('{data_root}/parquet/crops/**/*.parquet', hive_partitioning = true) "
+        f"WHERE tracklet_id = '{shown['tracklets'][0]}' AND best_rank = 1"
+    ).fetchall()[0][0]
+    query = Path(data_root) / "query.jpg"
+    query.write_bytes(crop)
+    hits = cli_json(["search", "--image", str(query), "--top", "3"], data_root, capsys)
+    assert isinstance(hits, list) and hits[0]["tracklet_id"] == shown["tracklets"][0]
+    assert hits[0]["similarity"] > 0.8, "the crop is one of the vectors pooled into its tracklet's"
+
+    assert main(["search", "--text", "red jacket", "--data-root", data_root, "--profile", "offline"]) == 2
+    assert "text search needs CLIP weights" in capsys.readouterr().err
 
 
 def test_run_without_footage_names_the_folder(data_root: str, capsys: pytest.CaptureFixture[str]) -> None:

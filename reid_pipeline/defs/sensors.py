@@ -1,11 +1,11 @@
-"""footage_sensor: notices new cameras and new or changed camera-days under the raw footage folder."""
+"""Sensors: new footage starts camera-day runs; finished camera-days start that day's identity run."""
 
 import json
 from typing import Any
 
 import dagster as dg
 
-from reid_pipeline.defs.partitions import camera_day_key, cameras, days
+from reid_pipeline.defs.partitions import camera_day_key, cameras, days, split_camera_day
 from reid_pipeline.defs.resources import StorageResource
 from reid_pipeline.lib.footage import camera_day_dir, file_fingerprint, list_camera_days
 
@@ -58,3 +58,32 @@ def build_footage_sensor(job: dg.JobDefinition | Any, interval_s: int = 60) -> d
         )
 
     return footage_sensor
+
+
+def build_identity_sensor(camera_day_job: Any, identity_job: Any) -> dg.SensorDefinition:
+    """After each successful camera-day run, request ``identity_job`` for that day.
+
+    Several cameras of one day finishing give several identity runs of that day: each one is
+    idempotent (it replaces the day's rows) and the last one sees every camera.
+    """
+
+    @dg.run_status_sensor(
+        name="identity_after_camera_day",
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=[camera_day_job],
+        request_job=identity_job,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+    )
+    def identity_after_camera_day(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
+        """Matches a day's identities again once one of its camera-days has been (re)processed."""
+        key = context.dagster_run.tags.get("dagster/partition")
+        if not key:
+            return dg.SkipReason(f"run {context.dagster_run.run_id} has no partition")
+        day, _camera = split_camera_day(key)
+        return dg.RunRequest(
+            run_key=f"identity|{context.dagster_run.run_id}",
+            partition_key=day,
+            tags={"reid/trigger": "identity_after_camera_day"},
+        )
+
+    return identity_after_camera_day

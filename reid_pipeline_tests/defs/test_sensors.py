@@ -58,3 +58,31 @@ def test_sensor_registers_cameras_and_requests_each_new_camera_day_once(
     assert not {r.run_key for r in late.run_requests} & {r.run_key for r in first.run_requests}
     (add,) = late.dynamic_partitions_requests
     assert list(add.partition_keys) == ["dock"]  # type: ignore[union-attr]
+
+
+def test_a_finished_camera_day_requests_the_identity_run_of_its_day(make_settings: Callable[..., Settings]) -> None:
+    from reid_pipeline.definitions import build_definitions
+    from reid_pipeline.defs.partitions import camera_day_key, cameras
+
+    settings = make_settings(detection={"profile": "offline", "offline": True})
+    (Path(settings.storage.data_root) / "raw" / "2024-05-01" / "idle").mkdir(parents=True)
+    defs = build_definitions(settings)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(cameras.name, ["idle"])  # type: ignore[arg-type]
+    run = defs.resolve_job_def("camera_day_job").execute_in_process(
+        partition_key=camera_day_key("2024-05-01", "idle"), instance=instance
+    )
+    sensor = defs.resolve_sensor_def("identity_after_camera_day")
+    context = dg.build_run_status_sensor_context(
+        sensor_name=sensor.name,
+        dagster_instance=instance,
+        dagster_run=run.dagster_run,
+        dagster_event=run.get_run_success_event(),
+    )
+
+    request = sensor(context)  # type: ignore[operator]
+
+    assert isinstance(request, dg.RunRequest)
+    assert request.partition_key == "2024-05-01" and request.run_key == f"identity|{run.run_id}"
+    identity = defs.resolve_job_def("identity_job").execute_in_process(partition_key="2024-05-01", instance=instance)
+    assert identity.success, "a day without any appearance runs through cleanly"
