@@ -199,6 +199,37 @@ def cmd_bench_separation(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_identities(args: argparse.Namespace) -> int:
+    from reid_pipeline.lib.bench_identities import bench_identities
+
+    sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
+    report = bench_identities(sizes, args.dims, args.all_pairs_max, args.search_rows, args.ann_min_rows)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"identity clustering on synthetic {report['dims']}-d appearances (about 5 per identity, 4 cameras)")
+    print(
+        f"{'appearances':>11} {'kNN ingest+index s':>18} {'kNN cluster s':>13} {'kNN F1':>7} {'all-pairs s':>11} {'all-pairs F1':>12}"
+    )
+    for arm in report["clustering"]:
+        knn, pairs = arm["knn"], arm["all_pairs"]
+        exact = (
+            (f"{pairs['cluster_s']:>11} {pairs['pairwise_f1']:>12}")
+            if isinstance(pairs, dict)
+            else f"{'skipped':>11} {'':>12}"
+        )
+        print(
+            f"{arm['appearances']:>11} {knn['ingest_and_index_s']:>18} {knn['cluster_s']:>13} {knn['pairwise_f1']:>7} {exact}"
+        )
+    search = report["search"]
+    if search:
+        print(
+            f"LanceDB search over {search['rows']} rows, {search['index']}: build {search['index_build_s']} s, "
+            f"p50 {search['p50_ms']} ms, recall@10 vs exact {search['recall_at_10']}"
+        )
+    return 0
+
+
 def _with_settings(handler: Callable[[argparse.Namespace, Settings], int]) -> Callable[[argparse.Namespace], int]:
     """A command handler that receives the settings (file, environment, flags) as well as its arguments."""
     return lambda args: handler(args, _settings_from(args, quiet=True))
@@ -248,6 +279,17 @@ def build_parser() -> argparse.ArgumentParser:
         "separation", parents=[common, crops_from], help="AUC of same-track vs co-occurring-track similarity"
     )
     separation.set_defaults(func=cmd_bench_separation)
+
+    identities = bench_sub.add_parser(
+        "identities", help="clustering time vs appearances (kNN graph vs all pairs); LanceDB search latency/recall"
+    )
+    identities.add_argument("--sizes", default="10000,100000,1000000", help="appearance counts (comma-separated)")
+    identities.add_argument("--dims", type=int, default=512, help="vector width (default 512)")
+    identities.add_argument("--all-pairs-max", type=int, default=20_000, help="largest size the all-pairs arm runs at")
+    identities.add_argument("--search-rows", type=int, default=1_000_000, help="rows for the search test (0: skip)")
+    identities.add_argument("--ann-min-rows", type=int, default=100_000, help="rows from which the index is built")
+    identities.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    identities.set_defaults(func=cmd_bench_identities)
 
     from reid_pipeline.cli_entities import add_parsers
 

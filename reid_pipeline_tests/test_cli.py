@@ -57,6 +57,10 @@ def test_run_processes_a_day_through_dagster(
     assert best.height == len(set(best["tracklet_id"])) > 0  # type: ignore[attr-defined]
     nearest = namespace["nearest"]
     assert nearest["similarity"][0] == pytest.approx(1.0, abs=1e-4)  # type: ignore[index]
+    days_per_entity, timelines = namespace["days_per_entity"], namespace["timelines"]
+    appearances = sum(timelines.column("n_appearances").to_pylist())  # type: ignore[attr-defined]
+    assert days_per_entity["tracklets"].sum() == appearances > 0, "every tracklet is in one entity and one timeline"  # type: ignore[index]
+    assert namespace["multi_camera"].height <= days_per_entity.height  # type: ignore[attr-defined]
     assert "gate" in capsys.readouterr().out
     check_identity_commands(data_root, capsys)
 

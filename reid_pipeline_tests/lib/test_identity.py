@@ -298,3 +298,16 @@ def test_attributes_pull_scores_apart(tmp_path: Path) -> None:
         params,
     )
     assert len(same) == 1 and len(clash) == 2
+
+
+def test_a_rerun_repairs_a_partial_write(tmp_path: Path) -> None:
+    world = World(identities=4)
+    rows = [world.appearance(i, "2024-05-01", "gate", 100 * i) for i in range(4)]
+    store = store_at(tmp_path)
+    run_day(store, "2024-05-01", rows)
+    before = sorted(r["tracklet_id"] for r in store.rows("appearances"))
+    # As if a crash had left the table half-written: rows lost, one stray row from an older run.
+    store.table("appearances").delete(f"tracklet_id = {quoted(rows[0]['tracklet_id'])}")
+    store.table("appearances").add([{**rows[1], "tracklet_id": "2024-05-01/gate/stale"}])
+    run_day(store, "2024-05-01", rows)
+    assert sorted(r["tracklet_id"] for r in store.rows("appearances")) == before
