@@ -203,7 +203,7 @@ def cmd_bench_identities(args: argparse.Namespace) -> int:
     from reid_pipeline.lib.bench_identities import bench_identities
 
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
-    report = bench_identities(sizes, args.dims, args.all_pairs_max, args.search_rows, args.ann_min_rows)
+    report = bench_identities(sizes, args.dims, args.all_pairs_max, args.search_rows, args.ann_min_rows, args.full_max)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -288,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     identities.add_argument("--all-pairs-max", type=int, default=20_000, help="largest size the all-pairs arm runs at")
     identities.add_argument("--search-rows", type=int, default=1_000_000, help="rows for the search test (0: skip)")
     identities.add_argument("--ann-min-rows", type=int, default=100_000, help="rows from which the index is built")
+    identities.add_argument(
+        "--full-max", type=int, default=200_000, help="above this, time a sample of kNN queries and extrapolate"
+    )
     identities.add_argument("--json", action="store_true", help="print JSON instead of a table")
     identities.set_defaults(func=cmd_bench_identities)
 

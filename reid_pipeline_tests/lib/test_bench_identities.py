@@ -25,3 +25,13 @@ def test_knn_graph_clusters_like_all_pairs_on_small_data() -> None:
 def test_exact_search_has_full_recall() -> None:
     result = search_quality(2000, dims=32, queries=20, ann_min_rows=10**6)
     assert result["index"] == "none (exact)" and result["recall_at_10"] == 1.0 and result["p50_ms"] > 0
+
+
+def test_large_sizes_time_a_sample_and_say_they_extrapolate() -> None:
+    report = bench_identities(
+        [3000], dims=32, all_pairs_max=0, search_rows=0, ann_min_rows=10**6, full_max=1000, sample=100
+    )
+    knn = report["clustering"][0]["knn"]
+    assert knn["sampled_queries"] == 100 and knn["knn_ms_per_query"] > 0
+    assert knn["cluster_s_extrapolated"] == pytest.approx(knn["knn_ms_per_query"] * 3, rel=0.05, abs=1)
+    assert report["clustering"][0]["all_pairs"] == "skipped (does not fit)"
