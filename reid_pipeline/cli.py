@@ -218,9 +218,16 @@ def cmd_bench_identities(args: argparse.Namespace) -> int:
             if isinstance(pairs, dict)
             else f"{'skipped':>11} {'':>12}"
         )
-        print(
-            f"{arm['appearances']:>11} {knn['ingest_and_index_s']:>18} {knn['cluster_s']:>13} {knn['pairwise_f1']:>7} {exact}"
-        )
+        if "cluster_s" in knn:
+            clustered = f"{knn['cluster_s']:>13} {knn['pairwise_f1']:>7}"
+        else:
+            clustered = f"{'~' + str(knn['cluster_s_extrapolated']):>13} {'n/a':>7}"
+        print(f"{arm['appearances']:>11} {knn['ingest_and_index_s']:>18} {clustered} {exact}")
+        if "knn_ms_per_query" in knn:
+            print(
+                f"{'':>11} (~: candidate search extrapolated from {knn['sampled_queries']} kNN queries"
+                f" at {knn['knn_ms_per_query']} ms each)"
+            )
     search = report["search"]
     if search:
         print(

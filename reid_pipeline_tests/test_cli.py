@@ -171,3 +171,10 @@ def test_bench_separation_json(data_root: str, vtest: Path, capsys: pytest.Captu
     for result in results:
         assert result["positive_pairs"] > 0 and result["negative_pairs"] > 0
         assert 0.0 <= result["auc"] <= 1.0
+
+
+def test_bench_identities_table(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["bench", "identities", "--sizes", "600,3000", "--dims", "32", "--search-rows", "0", "--full-max", "1000"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "   600" in out and "  3000" in out and "extrapolated from" in out
