@@ -7,6 +7,7 @@ reid-pipeline bench embed [--json]      naive vs batched, overlapped crop embedd
 reid-pipeline bench separation [--json] how well each offline backbone tells tracked people apart
 reid-pipeline entities list|show|history|merge|not-same|split|name|watch ...   query and correct identities
 reid-pipeline search --image PATH | --text "red jacket"                        appearances most like it
+reid-pipeline eval retrieval --query DIR --gallery DIR | --vectors FILE [--json]  mAP and CMC (Market-1501)
 """
 
 from __future__ import annotations
@@ -199,6 +200,34 @@ def cmd_bench_separation(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_retrieval(args: argparse.Namespace) -> int:
+    from reid_pipeline.lib.evaluation.run_retrieval import retrieval_from_folders, retrieval_from_vectors
+
+    if args.vectors:
+        scores = retrieval_from_vectors(Path(args.vectors))
+        model = f"vectors from {args.vectors}"
+    elif args.query and args.gallery:
+        from reid_pipeline.lib.embedding.factory import build_embedder
+        from reid_pipeline.lib.embedding.types import resolve_batch_size
+        from reid_pipeline.lib.offline import configure_model_env
+
+        settings = _settings_from(args)
+        spec = settings.embedding
+        configure_model_env(Path(settings.storage.data_root) / ".model_config", spec.profile == "offline")
+        embedder = build_embedder(spec, spec.profile)
+        batch = resolve_batch_size(spec.batch_size, embedder)
+        scores = retrieval_from_folders(embedder, Path(args.query), Path(args.gallery), batch, spec.workers)
+        model = f"{embedder.backend}:{embedder.model_name}"
+    else:
+        raise ValueError("pass --query and --gallery folders, or --vectors")
+    report = {"model": model, **scores.as_dict()}
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"retrieval ({model}): " + ", ".join(f"{k} {v}" for k, v in report.items() if k != "model"))
+    return 0
+
+
 def cmd_bench_identities(args: argparse.Namespace) -> int:
     from reid_pipeline.lib.bench_identities import bench_identities
 
@@ -300,6 +329,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     identities.add_argument("--json", action="store_true", help="print JSON instead of a table")
     identities.set_defaults(func=cmd_bench_identities)
+
+    evaluation = sub.add_parser("eval", help="measure re-identification quality")
+    eval_sub = evaluation.add_subparsers(dest="evaluation", required=True)
+    retrieval = eval_sub.add_parser(
+        "retrieval", parents=[common], help="mAP and CMC on a Market-1501 style query/gallery split"
+    )
+    retrieval.add_argument("--query", help="folder of query images named <pid>_c<cam>s<seq>_<frame>_<idx>.jpg")
+    retrieval.add_argument("--gallery", help="folder of gallery images, same naming")
+    retrieval.add_argument("--vectors", help="instead of images: Parquet of name, split (query|gallery), vector")
+    retrieval.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    retrieval.set_defaults(func=cmd_eval_retrieval)
 
     from reid_pipeline.cli_entities import add_parsers
 

@@ -1,0 +1,1 @@
+"""Re-identification quality, measured the way the field does (Market-1501 retrieval protocol, ...)."""
