@@ -8,6 +8,7 @@ reid-pipeline bench separation [--json] how well each offline backbone tells tra
 reid-pipeline entities list|show|history|merge|not-same|split|name|watch ...   query and correct identities
 reid-pipeline search --image PATH | --text "red jacket"                        appearances most like it
 reid-pipeline eval retrieval --query DIR --gallery DIR | --vectors FILE [--json]  mAP and CMC (Market-1501)
+reid-pipeline eval clustering --labels FILE [--sweep] [--write-config F] [--json]   identities vs true labels
 """
 
 from __future__ import annotations
@@ -228,6 +229,42 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     return 0
 
 
+SWEEP_THRESHOLDS = tuple(round(0.5 + 0.02 * i, 2) for i in range(25))  # 0.50 ... 0.98
+SWEEP_WEIGHTS = (0.0, 0.2, 0.4)
+
+
+def cmd_eval_clustering(args: argparse.Namespace) -> int:
+    from reid_pipeline.defs.resources import IdentityResource
+    from reid_pipeline.lib.evaluation.clustering_metrics import score_clustering
+    from reid_pipeline.lib.evaluation.sweep import config_snippet, read_labels, stored_membership, sweep
+
+    settings = _settings_from(args, quiet=True)
+    resource = IdentityResource(**settings.identity.model_dump())
+    store = resource.store(settings.storage.data_root)
+    truth = read_labels(Path(args.labels))
+    report: dict[str, object] = {"stored": score_clustering(stored_membership(store), truth).as_dict()}
+    if args.sweep:
+        backend = "imagenet-cnn" if settings.embedding.profile == "offline" else "open_clip"
+        results = sweep(store, truth, resource.params(backend), SWEEP_THRESHOLDS, SWEEP_WEIGHTS)
+        best = max(results, key=lambda r: (r["pairwise_f1"], -abs(float(r["attribute_weight"]) - 0.2)))
+        report.update(sweep=results, best=best, config=config_snippet(best))
+        if args.write_config:
+            Path(args.write_config).write_text(config_snippet(best))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print("stored identities vs labels: " + ", ".join(f"{k} {v}" for k, v in report["stored"].items()))  # type: ignore[attr-defined]
+    if args.sweep:
+        print(f"{'threshold':>9} {'weight':>6} {'pair P':>7} {'pair R':>7} {'pair F1':>7} {'B3 F1':>6} {'ARI':>6}")
+        for r in report["sweep"]:  # type: ignore[attr-defined]
+            print(
+                f"{r['match_threshold']:>9} {r['attribute_weight']:>6} {r['pairwise_precision']:>7}"
+                f" {r['pairwise_recall']:>7} {r['pairwise_f1']:>7} {r['bcubed_f1']:>6} {r['ari']:>6}"
+            )
+        print(f"best setting:\n{report['config']}")
+    return 0
+
+
 def cmd_bench_identities(args: argparse.Namespace) -> int:
     from reid_pipeline.lib.bench_identities import bench_identities
 
@@ -340,6 +377,14 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--vectors", help="instead of images: Parquet of name, split (query|gallery), vector")
     retrieval.add_argument("--json", action="store_true", help="print JSON instead of a table")
     retrieval.set_defaults(func=cmd_eval_retrieval)
+    clustering = eval_sub.add_parser(
+        "clustering", parents=[common], help="stored identities vs true labels; threshold sweep with the best setting"
+    )
+    clustering.add_argument("--labels", required=True, help="CSV or Parquet of tracklet_id, identity")
+    clustering.add_argument("--sweep", action="store_true", help="re-run matching over thresholds and weights")
+    clustering.add_argument("--write-config", help="write the best setting as a TOML snippet to this file")
+    clustering.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    clustering.set_defaults(func=cmd_eval_clustering)
 
     from reid_pipeline.cli_entities import add_parsers
 

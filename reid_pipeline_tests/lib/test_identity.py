@@ -311,3 +311,53 @@ def test_a_rerun_repairs_a_partial_write(tmp_path: Path) -> None:
     store.table("appearances").add([{**rows[1], "tracklet_id": "2024-05-01/gate/stale"}])
     run_day(store, "2024-05-01", rows)
     assert sorted(r["tracklet_id"] for r in store.rows("appearances")) == before
+
+
+def test_threshold_sweep_finds_a_setting_that_recovers_the_truth(tmp_path: Path) -> None:
+    from reid_pipeline.lib.evaluation.clustering_metrics import score_clustering
+    from reid_pipeline.lib.evaluation.sweep import config_snippet, stored_membership, sweep
+
+    world = World(identities=8, seed=5)
+    days = three_days(world)
+    store = store_at(tmp_path)
+    for date, rows in days.items():
+        run_day(store, date, rows)
+    run_global(store)
+    truth = {t: str(i) for t, i in world.truth.items()}
+    assert score_clustering(stored_membership(store), truth).pairwise_f1 == 1.0
+
+    results = sweep(store, truth, PARAMS, thresholds=[0.2, 0.8, 0.999], attribute_weights=[0.0])
+    by_threshold = {r["match_threshold"]: r for r in results}
+    assert by_threshold[0.8]["pairwise_f1"] == 1.0
+    assert by_threshold[0.999]["pairwise_recall"] < 1.0, "too strict: identities split"
+    assert by_threshold[0.2]["pairwise_precision"] < 1.0, "too loose: identities merged"
+    best = max(results, key=lambda r: r["pairwise_f1"])
+    assert "match_threshold = 0.800" in config_snippet(best)
+
+
+@pytest.mark.slow
+def test_eval_clustering_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from reid_pipeline.cli import main
+
+    world = World(identities=8, seed=9)
+    days = three_days(world)
+    store = IdentityStore(str(tmp_path / "data" / "lancedb"), 10_000)
+    for date, rows in days.items():
+        run_day(store, date, rows)
+    run_global(store)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("tracklet_id,identity\n" + "".join(f"{t},{i}\n" for t, i in world.truth.items()))
+    snippet = tmp_path / "best.toml"
+
+    args = ["eval", "clustering", "--labels", str(labels), "--data-root", str(tmp_path / "data"), "--json"]
+    assert main([*args, "--profile", "offline", "--sweep", "--write-config", str(snippet)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["stored"]["items"] == len(world.truth)
+    assert len(report["sweep"]) == 75 and report["best"]["pairwise_f1"] == 1.0
+    assert snippet.read_text() == report["config"] and "[identity]" in report["config"]
+
+    import tomllib
+
+    assert tomllib.loads(snippet.read_text())["identity"]["match_threshold"] == report["best"]["match_threshold"]
