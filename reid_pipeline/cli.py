@@ -8,6 +8,7 @@ reid-pipeline bench separation [--json] how well each offline backbone tells tra
 reid-pipeline entities list|show|history|merge|not-same|split|name|watch ...   query and correct identities
 reid-pipeline search --image PATH | --text "red jacket"                        appearances most like it
 reid-pipeline eval retrieval --query DIR --gallery DIR | --vectors FILE [--json]  mAP and CMC (Market-1501)
+reid-pipeline eval tracking --gt FILE --pred FILE [--json]                        MOTA, IDF1 (MOTChallenge)
 reid-pipeline eval clustering --labels FILE [--sweep] [--write-config F] [--json]   identities vs true labels
 """
 
@@ -229,6 +230,18 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_tracking(args: argparse.Namespace) -> int:
+    from reid_pipeline.lib.evaluation.tracking import METRICS, evaluate_tracking
+
+    scores = evaluate_tracking(Path(args.gt), Path(args.pred), args.iou)
+    if args.json:
+        print(json.dumps(scores, indent=2))
+        return 0
+    for name, label in METRICS.items():
+        print(f"{label:<20} {scores[name]}")
+    return 0
+
+
 SWEEP_THRESHOLDS = tuple(round(0.5 + 0.02 * i, 2) for i in range(25))  # 0.50 ... 0.98
 SWEEP_WEIGHTS = (0.0, 0.2, 0.4)
 
@@ -377,6 +390,12 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--vectors", help="instead of images: Parquet of name, split (query|gallery), vector")
     retrieval.add_argument("--json", action="store_true", help="print JSON instead of a table")
     retrieval.set_defaults(func=cmd_eval_retrieval)
+    tracking = eval_sub.add_parser("tracking", help="MOTA, MOTP, IDF1 of MOTChallenge files (py-motmetrics)")
+    tracking.add_argument("--gt", required=True, help="ground truth, MOTChallenge text (frame,id,x,y,w,h,conf,...)")
+    tracking.add_argument("--pred", required=True, help="tracker output, same format")
+    tracking.add_argument("--iou", type=float, default=0.5, help="least IoU for a match (default 0.5)")
+    tracking.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    tracking.set_defaults(func=cmd_eval_tracking)
     clustering = eval_sub.add_parser(
         "clustering", parents=[common], help="stored identities vs true labels; threshold sweep with the best setting"
     )
