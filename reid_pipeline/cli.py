@@ -223,6 +223,10 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     else:
         raise ValueError("pass --query and --gallery folders, or --vectors")
     report = {"model": model, **scores.as_dict()}
+    if args.plot:
+        from reid_pipeline.lib.evaluation.plots import plot_cmc
+
+        report["plot"] = str(plot_cmc(scores.cmc, Path(args.plot), f"CMC, {model}"))
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -263,6 +267,10 @@ def cmd_eval_clustering(args: argparse.Namespace) -> int:
         report.update(sweep=results, best=best, config=config_snippet(best))
         if args.write_config:
             Path(args.write_config).write_text(config_snippet(best))
+        if args.plot:
+            from reid_pipeline.lib.evaluation.plots import plot_precision_recall
+
+            report["plot"] = str(plot_precision_recall(results, Path(args.plot), "identities vs labels"))
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -388,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--query", help="folder of query images named <pid>_c<cam>s<seq>_<frame>_<idx>.jpg")
     retrieval.add_argument("--gallery", help="folder of gallery images, same naming")
     retrieval.add_argument("--vectors", help="instead of images: Parquet of name, split (query|gallery), vector")
+    retrieval.add_argument("--plot", help="write the CMC curve (ranks 1-20) to this PNG file")
     retrieval.add_argument("--json", action="store_true", help="print JSON instead of a table")
     retrieval.set_defaults(func=cmd_eval_retrieval)
     tracking = eval_sub.add_parser("tracking", help="MOTA, MOTP, IDF1 of MOTChallenge files (py-motmetrics)")
@@ -402,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     clustering.add_argument("--labels", required=True, help="CSV or Parquet of tracklet_id, identity")
     clustering.add_argument("--sweep", action="store_true", help="re-run matching over thresholds and weights")
     clustering.add_argument("--write-config", help="write the best setting as a TOML snippet to this file")
+    clustering.add_argument("--plot", help="with --sweep: write the precision-recall plot to this PNG file")
     clustering.add_argument("--json", action="store_true", help="print JSON instead of a table")
     clustering.set_defaults(func=cmd_eval_clustering)
 

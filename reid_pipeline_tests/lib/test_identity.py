@@ -352,11 +352,13 @@ def test_eval_clustering_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     snippet = tmp_path / "best.toml"
 
     args = ["eval", "clustering", "--labels", str(labels), "--data-root", str(tmp_path / "data"), "--json"]
-    assert main([*args, "--profile", "offline", "--sweep", "--write-config", str(snippet)]) == 0
+    plot = tmp_path / "pr.png"
+    assert main([*args, "--profile", "offline", "--sweep", "--write-config", str(snippet), "--plot", str(plot)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["stored"]["items"] == len(world.truth)
     assert len(report["sweep"]) == 75 and report["best"]["pairwise_f1"] == 1.0
     assert snippet.read_text() == report["config"] and "[identity]" in report["config"]
+    assert plot.read_bytes()[:4] == b"\x89PNG" and report["plot"] == str(plot)
 
     import tomllib
 

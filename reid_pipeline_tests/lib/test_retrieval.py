@@ -120,9 +120,11 @@ def test_eval_retrieval_cli_on_images_and_on_vectors(tmp_path: Path, capsys: pyt
     vectors = [directions[max(int(n.split("_")[0]), 0) % 8].tolist() for n in names]
     path = tmp_path / "vectors.parquet"
     pq.write_table(pa.table({"name": names, "split": splits, "vector": vectors}), path)
-    assert main(["eval", "retrieval", "--vectors", str(path), "--json"]) == 0
+    plot = tmp_path / "cmc.png"
+    assert main(["eval", "retrieval", "--vectors", str(path), "--json", "--plot", str(plot)]) == 0
     perfect = json.loads(capsys.readouterr().out)
-    assert perfect["mAP"] == 1.0 and perfect["rank1"] == 1.0
+    assert perfect["mAP"] == 1.0 and perfect["rank1"] == 1.0 and "rank20" not in perfect
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and perfect["plot"] == str(plot)
 
     assert main(["eval", "retrieval", "--query", str(query)]) == 2
     assert "pass --query and --gallery" in capsys.readouterr().err

@@ -15,6 +15,9 @@ import numpy as np
 
 from reid_pipeline.lib.evaluation.market import JUNK_PID
 
+REPORTED_RANKS = (1, 5, 10)
+CURVE_RANKS = tuple(range(1, 21))
+
 
 @dataclass(frozen=True)
 class RetrievalScores:
@@ -26,7 +29,7 @@ class RetrievalScores:
     def as_dict(self) -> dict[str, object]:
         return {
             "mAP": round(self.mAP, 4),
-            **{f"rank{k}": round(v, 4) for k, v in self.cmc.items()},
+            **{f"rank{k}": round(v, 4) for k, v in self.cmc.items() if k in REPORTED_RANKS},
             "queries": self.queries,
             "skipped_queries": self.skipped_queries,
         }

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from reid_pipeline.lib.embedding.run import embed_jpegs
 from reid_pipeline.lib.embedding.types import Embedder
 from reid_pipeline.lib.evaluation.market import ReidImage, parse_name, read_split
-from reid_pipeline.lib.evaluation.retrieval import RetrievalScores, cosine_distances, evaluate
+from reid_pipeline.lib.evaluation.retrieval import CURVE_RANKS, RetrievalScores, cosine_distances, evaluate
 
 
 def _embed(embedder: Embedder, images: list[ReidImage], batch_size: int, workers: int) -> np.ndarray:
@@ -32,7 +32,7 @@ def retrieval_from_folders(
     queries, gallery = read_split(query_dir), read_split(gallery_dir)
     q_vectors = _embed(embedder, queries, batch_size, workers)
     g_vectors = _embed(embedder, gallery, batch_size, workers)
-    return evaluate(cosine_distances(q_vectors, g_vectors), *_labels(queries), *_labels(gallery))
+    return evaluate(cosine_distances(q_vectors, g_vectors), *_labels(queries), *_labels(gallery), ranks=CURVE_RANKS)
 
 
 def retrieval_from_vectors(path: Path) -> RetrievalScores:
@@ -54,4 +54,4 @@ def retrieval_from_vectors(path: Path) -> RetrievalScores:
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         sides[split] = (images, vectors)
     (queries, q_vectors), (gallery, g_vectors) = sides["query"], sides["gallery"]
-    return evaluate(cosine_distances(q_vectors, g_vectors), *_labels(queries), *_labels(gallery))
+    return evaluate(cosine_distances(q_vectors, g_vectors), *_labels(queries), *_labels(gallery), ranks=CURVE_RANKS)
