@@ -7,7 +7,7 @@ reid-pipeline bench embed [--json]      naive vs batched, overlapped crop embedd
 reid-pipeline bench separation [--json] how well each offline backbone tells tracked people apart
 reid-pipeline entities list|show|history|merge|not-same|split|name|watch ...   query and correct identities
 reid-pipeline search --image PATH | --text "red jacket"                        appearances most like it
-reid-pipeline eval retrieval --query DIR --gallery DIR | --vectors FILE [--json]  mAP and CMC (Market-1501)
+reid-pipeline eval retrieval --query DIR --gallery DIR | --vectors FILE [--rerank] [--json]  mAP, CMC
 reid-pipeline eval tracking --gt FILE --pred FILE [--json]                        MOTA, IDF1 (MOTChallenge)
 reid-pipeline eval clustering --labels FILE [--sweep] [--write-config F] [--json]   identities vs true labels
 """
@@ -206,7 +206,7 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     from reid_pipeline.lib.evaluation.run_retrieval import retrieval_from_folders, retrieval_from_vectors
 
     if args.vectors:
-        scores = retrieval_from_vectors(Path(args.vectors))
+        scores = retrieval_from_vectors(Path(args.vectors), args.rerank)
         model = f"vectors from {args.vectors}"
     elif args.query and args.gallery:
         from reid_pipeline.lib.embedding.factory import build_embedder
@@ -218,11 +218,13 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
         configure_model_env(Path(settings.storage.data_root) / ".model_config", spec.profile == "offline")
         embedder = build_embedder(spec, spec.profile)
         batch = resolve_batch_size(spec.batch_size, embedder)
-        scores = retrieval_from_folders(embedder, Path(args.query), Path(args.gallery), batch, spec.workers)
+        scores = retrieval_from_folders(
+            embedder, Path(args.query), Path(args.gallery), batch, spec.workers, args.rerank
+        )
         model = f"{embedder.backend}:{embedder.model_name}"
     else:
         raise ValueError("pass --query and --gallery folders, or --vectors")
-    report = {"model": model, **scores.as_dict()}
+    report = {"model": model, "rerank": args.rerank, **scores.as_dict()}
     if args.plot:
         from reid_pipeline.lib.evaluation.plots import plot_cmc
 
@@ -396,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--query", help="folder of query images named <pid>_c<cam>s<seq>_<frame>_<idx>.jpg")
     retrieval.add_argument("--gallery", help="folder of gallery images, same naming")
     retrieval.add_argument("--vectors", help="instead of images: Parquet of name, split (query|gallery), vector")
+    retrieval.add_argument(
+        "--rerank", action="store_true", help="k-reciprocal re-ranking (k1=20, k2=6, lambda=0.3) before scoring"
+    )
     retrieval.add_argument("--plot", help="write the CMC curve (ranks 1-20) to this PNG file")
     retrieval.add_argument("--json", action="store_true", help="print JSON instead of a table")
     retrieval.set_defaults(func=cmd_eval_retrieval)

@@ -125,6 +125,9 @@ def test_eval_retrieval_cli_on_images_and_on_vectors(tmp_path: Path, capsys: pyt
     perfect = json.loads(capsys.readouterr().out)
     assert perfect["mAP"] == 1.0 and perfect["rank1"] == 1.0 and "rank20" not in perfect
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and perfect["plot"] == str(plot)
+    assert main(["eval", "retrieval", "--vectors", str(path), "--json", "--rerank"]) == 0
+    reranked = json.loads(capsys.readouterr().out)
+    assert reranked["rerank"] is True and reranked["queries"] == 4 and 0.0 < reranked["mAP"] <= 1.0
 
     assert main(["eval", "retrieval", "--query", str(query)]) == 2
     assert "pass --query and --gallery" in capsys.readouterr().err
