@@ -7,9 +7,11 @@ reid-pipeline bench embed [--json]      naive vs batched, overlapped crop embedd
 reid-pipeline bench separation [--json] how well each offline backbone tells tracked people apart
 reid-pipeline entities list|show|history|merge|not-same|split|name|watch ...   query and correct identities
 reid-pipeline search --image PATH | --text "red jacket"                        appearances most like it
+reid-pipeline review export --date D --out DIR   contact sheets and a label CSV per camera
 reid-pipeline eval retrieval --query DIR --gallery DIR | --vectors FILE [--rerank] [--json]  mAP, CMC
 reid-pipeline eval tracking --gt FILE --pred FILE [--json]                        MOTA, IDF1 (MOTChallenge)
 reid-pipeline eval clustering --labels FILE [--sweep] [--write-config F] [--json]   identities vs true labels
+reid-pipeline eval pipeline --labels GT.txt [--json]   the demo per profile: identity F1 and IDF1 vs ground truth
 """
 
 from __future__ import annotations
@@ -69,20 +71,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from reid_pipeline.definitions import build_definitions
-    from reid_pipeline.defs.launch import run_camera_days, run_identity_day
-    from reid_pipeline.lib.demo_footage import DEMO_DAYS, make_demo_footage
+    from reid_pipeline.defs.launch import run_demo_days
     from reid_pipeline.summary import print_summary
 
     settings = _settings_from(args)
-    raw_root = Path(settings.storage.data_root) / "raw"
-    clips = make_demo_footage(raw_root, Path(args.source))
-    print(f"demo footage: {len(clips)} files from {args.source} under {raw_root}")
-    defs = build_definitions(settings)
-    runs = []
-    for day in DEMO_DAYS:
-        runs.extend(run_camera_days(defs, settings, day))
-        runs.append(run_identity_day(defs, settings, day))
+    runs = run_demo_days(settings, Path(args.source))
     print_summary(settings, runs)
     return 0 if all(run.success for run in runs) else 1
 
@@ -419,10 +412,14 @@ def build_parser() -> argparse.ArgumentParser:
     clustering.add_argument("--plot", help="with --sweep: write the precision-recall plot to this PNG file")
     clustering.add_argument("--json", action="store_true", help="print JSON instead of a table")
     clustering.set_defaults(func=cmd_eval_clustering)
+    from reid_pipeline import cli_eval
 
-    from reid_pipeline.cli_entities import add_parsers
+    cli_eval.add_parser(eval_sub, common, _with_settings)
 
-    add_parsers(sub, common, _with_settings)
+    from reid_pipeline import cli_entities, cli_review
+
+    cli_entities.add_parsers(sub, common, _with_settings)
+    cli_review.add_parsers(sub, common, _with_settings)
     return parser
 
 

@@ -93,6 +93,21 @@ def run_identity_day(
     return CameraDayRun(day, IDENTITY_RUN, *_execute(defs.resolve_job_def("identity_job"), day, instance))
 
 
+def run_demo_days(settings: Settings, source: Path, log: Callable[[str], None] = print) -> list[CameraDayRun]:
+    """Lay out the demo footage under the data root and run both demo days end to end."""
+    from reid_pipeline.definitions import build_definitions
+    from reid_pipeline.lib.demo_footage import DEMO_DAYS, make_demo_footage
+
+    clips = make_demo_footage(Path(settings.storage.data_root) / "raw", source)
+    log(f"demo footage: {len(clips)} files from {source} under {Path(settings.storage.data_root) / 'raw'}")
+    defs = build_definitions(settings)
+    runs = []
+    for day in DEMO_DAYS:
+        runs.extend(run_camera_days(defs, settings, day, log=log))
+        runs.append(run_identity_day(defs, settings, day, log=log))
+    return runs
+
+
 def _execute(
     job: dg.JobDefinition, partition_key: str | dg.MultiPartitionKey, instance: dg.DagsterInstance
 ) -> tuple[str, bool, str | None]:

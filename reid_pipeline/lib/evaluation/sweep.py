@@ -26,16 +26,37 @@ from reid_pipeline.lib.schemas import Row
 
 
 def read_labels(path: Path) -> dict[str, str]:
-    """tracklet_id -> identity from a CSV or Parquet file with those two columns."""
+    """tracklet_id -> identity from a CSV or Parquet file with those two columns.
+
+    A filled-in label CSV of ``review export`` (``label`` instead of ``identity``) works too: a
+    tracklet takes the label most of its crops have, and tracklets labelled ``?`` are left out.
+    """
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: pass a CSV or Parquet file of tracklet_id, identity")
     table: pa.Table = pq.read_table(path) if path.suffix == ".parquet" else pacsv.read_csv(path)
+    if "identity" not in table.column_names and {"tracklet_id", "label"} <= set(table.column_names):
+        return _from_review_labels(table.to_pylist())
     missing = {"tracklet_id", "identity"} - set(table.column_names)
     if missing:
         raise ValueError(f"{path} lacks columns {sorted(missing)}: expected tracklet_id, identity")
     return {
         str(t): str(i) for t, i in zip(table["tracklet_id"].to_pylist(), table["identity"].to_pylist(), strict=True)
     }
+
+
+def _from_review_labels(rows: list[dict[str, object]]) -> dict[str, str]:
+    from collections import Counter
+
+    from reid_pipeline.lib.evaluation.ground_truth import UNKNOWN, crop_labels
+
+    labels = {}
+    for row in rows:
+        crops = int(str(row.get("crops") or 1))
+        per_crop = crop_labels(str(row["label"] or ""), str(row.get("split_at_crop") or ""), crops)
+        label = Counter(per_crop).most_common(1)[0][0]
+        if label != UNKNOWN:
+            labels[str(row["tracklet_id"])] = label
+    return labels
 
 
 def stored_membership(store: IdentityStore) -> dict[str, str]:

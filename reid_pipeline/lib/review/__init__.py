@@ -1,0 +1,1 @@
+"""What people look at to check and correct identities: contact sheets and label templates."""
