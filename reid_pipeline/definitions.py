@@ -5,7 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 from reid_pipeline.defs.io_manager import ParquetIOManager
-from reid_pipeline.defs.jobs import CAMERA_DAY_ASSETS, IDENTITY_ASSETS, camera_day_job, identity_job
+from reid_pipeline.defs.jobs import CAMERA_DAY_ASSETS, IDENTITY_ASSETS, build_camera_day_job, build_identity_job
+from reid_pipeline.defs.operations import build_nightly_schedule, build_retention_schedule, retention_job
 from reid_pipeline.defs.resources import (
     CropResource,
     DescriberResource,
@@ -13,6 +14,7 @@ from reid_pipeline.defs.resources import (
     EmbedderResource,
     FootageResource,
     IdentityResource,
+    RetentionResource,
     StorageResource,
 )
 from reid_pipeline.defs.sensors import build_footage_sensor, build_identity_sensor
@@ -32,14 +34,19 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "embedding": EmbedderResource(**settings.embedding.model_dump()),
         "attribute_settings": DescriberResource(**settings.attributes.model_dump()),
         "identity": IdentityResource(**settings.identity.model_dump()),
+        "retention_policy": RetentionResource(**settings.retention.model_dump()),
     }
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
+    ops = settings.operations
+    camera_day_job = build_camera_day_job(ops.max_retries)
+    identity_job = build_identity_job(ops.max_retries)
     return dg.Definitions(
         assets=[*CAMERA_DAY_ASSETS, *IDENTITY_ASSETS],
-        jobs=[camera_day_job, identity_job],
+        jobs=[camera_day_job, identity_job, retention_job],
         sensors=[build_footage_sensor(camera_day_job), build_identity_sensor(camera_day_job, identity_job)],
+        schedules=[build_nightly_schedule(camera_day_job, ops), build_retention_schedule(ops)],
         resources=build_resources(settings),
     )
 

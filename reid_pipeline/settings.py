@@ -170,6 +170,26 @@ class IdentitySettings(_Section):
     )
 
 
+class RetentionSettings(_Section):
+    parquet_days: dict[str, int] = Field(
+        default_factory=lambda: {"crops": 30, "embeddings": 90},
+        description="Days each Parquet asset keeps (by partition date); assets not listed are kept for ever.",
+    )
+    lancedb_days: dict[str, int] = Field(
+        default_factory=lambda: {"appearances": 90, "review_queue": 90},
+        description="Days each LanceDB table keeps (rows by date); tables not listed (timelines, entities, "
+        "corrections) are kept for ever.",
+    )
+
+
+class OperationsSettings(_Section):
+    nightly_time: str = Field(
+        "02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="When the nightly run starts (HH:MM)."
+    )
+    nightly_timezone: str = Field("UTC", description="IANA zone of nightly_time and of 'yesterday'.")
+    max_retries: int = Field(2, ge=0, description="Times a failed run is retried from the failure (0: never).")
+
+
 class Settings(BaseSettings):
     """Every setting of the pipeline, grouped by the stage that reads it."""
 
@@ -182,6 +202,8 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     attributes: AttributeSettings = AttributeSettings()
     identity: IdentitySettings = IdentitySettings()
+    retention: RetentionSettings = RetentionSettings()
+    operations: OperationsSettings = OperationsSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -12,19 +12,39 @@ from reid_pipeline.defs.assets.footage import footage_manifest
 from reid_pipeline.defs.assets.identity import appearances, daily_entities, entities, entity_timelines, watch_sightings
 
 CAMERA_DAY_ASSETS = [footage_manifest, detections, crops, tracklets, embeddings, attributes]
-
-camera_day_job = dg.define_asset_job(
-    "camera_day_job",
-    selection=dg.AssetSelection.assets(*CAMERA_DAY_ASSETS),
-    description="Footage of one camera-day to manifest, tracked detections, crops, tracklets, appearance vectors "
-    "and attributes.",
-)
-
 IDENTITY_ASSETS = [appearances, daily_entities, entities, entity_timelines, watch_sightings]
+DEFAULT_MAX_RETRIES = 2
 
-identity_job = dg.define_asset_job(
-    "identity_job",
-    selection=dg.AssetSelection.assets(*IDENTITY_ASSETS),
-    description="One day's appearances from every camera to daily entities, global entities (all days), "
-    "timelines and watch-list sightings. Run after the day's camera_day_job runs.",
-)
+
+def retry_tags(max_retries: int) -> dict[str, str]:
+    """Run-retry tags: the daemon re-launches a failed run from the failed step (transient GPU/IO errors).
+
+    Every write is idempotent per partition, so a retry never duplicates rows.
+    """
+    if max_retries == 0:
+        return {}
+    return {"dagster/max_retries": str(max_retries), "dagster/retry_strategy": "FROM_FAILURE"}
+
+
+def build_camera_day_job(max_retries: int = DEFAULT_MAX_RETRIES) -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        "camera_day_job",
+        selection=dg.AssetSelection.assets(*CAMERA_DAY_ASSETS),
+        description="Footage of one camera-day to manifest, tracked detections, crops, tracklets, appearance "
+        "vectors and attributes.",
+        tags=retry_tags(max_retries),
+    )
+
+
+def build_identity_job(max_retries: int = DEFAULT_MAX_RETRIES) -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        "identity_job",
+        selection=dg.AssetSelection.assets(*IDENTITY_ASSETS),
+        description="One day's appearances from every camera to daily entities, global entities (all days), "
+        "timelines and watch-list sightings. Run after the day's camera_day_job runs.",
+        tags=retry_tags(max_retries),
+    )
+
+
+camera_day_job = build_camera_day_job()
+identity_job = build_identity_job()

@@ -204,3 +204,10 @@ class IdentityResource(dg.ConfigurableResource):
             attribute_weight=self.attribute_weight,
             transitions=TransitionTimes.parse(self.transitions, self.default_transition_s),
         )
+
+
+class RetentionResource(dg.ConfigurableResource):
+    """How many days each Parquet asset and LanceDB table keeps; unlisted tables are kept for ever."""
+
+    parquet_days: dict[str, int]
+    lancedb_days: dict[str, int]
