@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from reid_pipeline.settings import load_settings
@@ -25,3 +27,10 @@ def split_camera_day(key: str | dg.MultiPartitionKey) -> tuple[str, str]:
         key = camera_days.get_partition_key_from_str(key)
     dims = key.keys_by_dimension
     return dims[DATE_DIMENSION], dims[CAMERA_DIMENSION]
+
+
+# Heavy per-camera assets (decoding, GPU models): one run per camera-day in a backfill, so runs spread
+# over workers, a failure or retry touches one camera-day only, and the GPU pool holds one model at once.
+CAMERA_DAY_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+# ``backfill_policy`` is beta in Dagster 1.13; the policies here are deliberate, so its warning is noise.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)

@@ -5,14 +5,19 @@ import pyarrow as pa
 from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.assets.preview import table_preview
-from reid_pipeline.defs.partitions import camera_days, split_camera_day
+from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days, split_camera_day
 from reid_pipeline.defs.resources import DescriberResource, EmbedderResource, StorageResource
 from reid_pipeline.lib.describe_tracklets import describe_tracklets
 from reid_pipeline.lib.schemas import ATTRIBUTES
 
 
 @dg.asset(
-    partitions_def=camera_days, group_name="appearance", kinds={"parquet", "pytorch"}, pool="gpu", code_version="1"
+    partitions_def=camera_days,
+    backfill_policy=CAMERA_DAY_BACKFILL,
+    group_name="appearance",
+    kinds={"parquet", "pytorch"},
+    pool="gpu",
+    code_version="1",
 )
 def attributes(
     context: AssetExecutionContext,

@@ -5,14 +5,20 @@ import pyarrow as pa
 from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.assets.preview import table_preview
-from reid_pipeline.defs.partitions import camera_days
+from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import CropResource, StorageResource
 from reid_pipeline.lib.cropping import cut_crops
 from reid_pipeline.lib.schemas import CROPS, TRACKLETS, table_from_rows
 from reid_pipeline.lib.tracklets import summarise_tracklets
 
 
-@dg.asset(partitions_def=camera_days, group_name="footage", kinds={"parquet"}, code_version="1")
+@dg.asset(
+    partitions_def=camera_days,
+    backfill_policy=CAMERA_DAY_BACKFILL,
+    group_name="footage",
+    kinds={"parquet"},
+    code_version="1",
+)
 def crops(
     context: AssetExecutionContext,
     detections: pa.Table,
@@ -45,7 +51,13 @@ def crops(
     )
 
 
-@dg.asset(partitions_def=camera_days, group_name="footage", kinds={"parquet"}, code_version="1")
+@dg.asset(
+    partitions_def=camera_days,
+    backfill_policy=CAMERA_DAY_BACKFILL,
+    group_name="footage",
+    kinds={"parquet"},
+    code_version="1",
+)
 def tracklets(detections: pa.Table, crops: pa.Table) -> dg.Output[pa.Table]:
     """One row per tracklet: camera, time span, number of detections, mean score and its best crops.
 

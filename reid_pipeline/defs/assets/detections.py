@@ -5,7 +5,7 @@ import pyarrow as pa
 from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.assets.preview import table_preview
-from reid_pipeline.defs.partitions import camera_days
+from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import DetectorResource, FootageResource, StorageResource
 from reid_pipeline.lib.detect_footage import detect_camera_day
 from reid_pipeline.lib.schemas import DETECTIONS, table_from_rows
@@ -13,6 +13,7 @@ from reid_pipeline.lib.schemas import DETECTIONS, table_from_rows
 
 @dg.asset(
     partitions_def=camera_days,
+    backfill_policy=CAMERA_DAY_BACKFILL,
     group_name="footage",
     kinds={"parquet", "pytorch"},
     pool="gpu",

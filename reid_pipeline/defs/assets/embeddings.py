@@ -8,7 +8,7 @@ import pyarrow as pa
 from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.assets.preview import table_preview
-from reid_pipeline.defs.partitions import camera_days
+from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import EmbedderResource, StorageResource
 from reid_pipeline.lib.embed_tracklets import best_crops, embed_tracklets
 from reid_pipeline.lib.embedding.checks import check_embeddings
@@ -20,6 +20,7 @@ CHECKS = (*BLOCKING_CHECKS, "one_vector_per_selected_crop")
 
 @dg.asset(
     partitions_def=camera_days,
+    backfill_policy=CAMERA_DAY_BACKFILL,
     group_name="appearance",
     kinds={"parquet", "pytorch"},
     pool="gpu",

@@ -5,7 +5,7 @@ import pyarrow as pa
 from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.assets.preview import table_preview
-from reid_pipeline.defs.partitions import camera_days, split_camera_day
+from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days, split_camera_day
 from reid_pipeline.defs.resources import FootageResource, StorageResource
 from reid_pipeline.lib.footage import build_manifest
 from reid_pipeline.lib.schemas import FOOTAGE_MANIFEST, table_from_rows
@@ -14,6 +14,7 @@ from reid_pipeline.lib.timestamps import camera_zone
 
 @dg.asset(
     partitions_def=camera_days,
+    backfill_policy=CAMERA_DAY_BACKFILL,
     group_name="footage",
     kinds={"parquet"},
     code_version="1",

@@ -2,6 +2,11 @@
 
 They live in LanceDB (not Parquet): each asset writes its own tables through the identity store, one
 commit per day (or per global relink), so a re-run replaces exactly what it wrote before.
+
+Backfill policy, on purpose: these daily assets are cheap (no model, a few LanceDB queries per day),
+so a backfill of many days runs them as one run over the whole range (``single_run``): each asset
+loops over the range's days, and the global ``entities`` relink, which reads every day, runs once
+instead of once per day. The heavy per-camera assets upstream take the opposite policy.
 """
 
 import warnings
@@ -21,6 +26,8 @@ from reid_pipeline.lib.identity.refresh import refresh_timelines
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
 from reid_pipeline.lib.identity.tables import ENTITY_TIMELINES
 
+DAILY_BACKFILL = dg.BackfillPolicy.single_run()
+
 with warnings.catch_warnings():  # beta in Dagster 1.13, and exactly the mapping a day needs from camera-days
     warnings.simplefilter("ignore", dg.BetaWarning)
     PER_DAY = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=DATE_DIMENSION)
@@ -37,6 +44,7 @@ def _backend_of(store: IdentityStore, date: str) -> str:
     kinds={"lancedb"},
     deps=[dg.AssetDep(name, partition_mapping=PER_DAY) for name in ("tracklets", "crops", "embeddings", "attributes")],
     code_version="1",
+    backfill_policy=DAILY_BACKFILL,
 )
 def appearances(
     context: AssetExecutionContext, storage: StorageResource, identity: IdentityResource
@@ -45,21 +53,33 @@ def appearances(
     time, attributes and summary, a thumbnail of the best crop, and ids back to the Parquet tables.
     LanceDB table ``appearances``; scalar indexes on date, camera and entity type, a vector index once large.
     """
-    date = context.partition_key
-    day = day_appearances(storage.parquet(), date)
     store = identity.store(storage.data_root)
-    written = store.write_appearances(date, day.rows, day.dims or 1) if day.rows or store.has("appearances") else 0
+    written, cameras, skipped = 0, set(), 0
+    for date in context.partition_keys:
+        day = day_appearances(storage.parquet(), date)
+        if day.rows or store.has("appearances"):
+            written += store.write_appearances(date, day.rows, day.dims or 1)
+        cameras.update(day.cameras)
+        skipped += day.skipped_without_vector
     return dg.MaterializeResult(
         metadata={
             "appearances": written,
-            "cameras": ", ".join(day.cameras) or "none",
-            "tracklets_without_vector": day.skipped_without_vector,
+            "days": len(context.partition_keys),
+            "cameras": ", ".join(sorted(cameras)) or "none",
+            "tracklets_without_vector": skipped,
             "lancedb": store.uri,
         }
     )
 
 
-@dg.asset(partitions_def=days, group_name="identity", kinds={"lancedb"}, deps=[appearances], code_version="1")
+@dg.asset(
+    partitions_def=days,
+    group_name="identity",
+    kinds={"lancedb"},
+    deps=[appearances],
+    code_version="1",
+    backfill_policy=DAILY_BACKFILL,
+)
 def daily_entities(
     context: AssetExecutionContext, storage: StorageResource, identity: IdentityResource
 ) -> dg.MaterializeResult:
@@ -68,8 +88,18 @@ def daily_entities(
     once on one camera, sightings on two cameras closer in time than their transition time, pairs people
     marked "not the same". Pairs scoring just under the threshold go to ``review_queue``.
     """
-    date = context.partition_key
     store = identity.store(storage.data_root)
+    totals: dict[str, int] = {}
+    threshold = 0.0
+    for date in context.partition_keys:
+        day = _cluster_one_day(store, identity, date)
+        threshold = float(day.pop("match_threshold"))
+        for key, value in day.items():
+            totals[key] = totals.get(key, 0) + int(value)
+    return dg.MaterializeResult(metadata={**totals, "days": len(context.partition_keys), "match_threshold": threshold})
+
+
+def _cluster_one_day(store: IdentityStore, identity: IdentityResource, date: str) -> dict[str, float]:
     rows = store.rows("appearances", f"date = {quoted(date)}")
     params = identity.params(_backend_of(store, date))
     result = cluster_day(
@@ -79,19 +109,16 @@ def daily_entities(
     if rows or store.has("daily_entities"):
         store.write_daily_entities(date, result.entities, dims)
     store.write_review("tracklet", date, result.review)
-    cross_camera = sum(1 for e in result.entities if len(e["cameras"]) > 1)
-    return dg.MaterializeResult(
-        metadata={
-            "appearances": len(rows),
-            "daily_entities": len(result.entities),
-            "seen_on_several_cameras": cross_camera,
-            "candidate_pairs": result.candidate_pairs,
-            "merges": result.merged_edges,
-            "refused_by_constraints": result.refused_edges,
-            "flagged_for_review": len(result.review),
-            "match_threshold": params.match_threshold,
-        }
-    )
+    return {
+        "appearances": len(rows),
+        "daily_entities": len(result.entities),
+        "seen_on_several_cameras": sum(1 for e in result.entities if len(e["cameras"]) > 1),
+        "candidate_pairs": result.candidate_pairs,
+        "merges": result.merged_edges,
+        "refused_by_constraints": result.refused_edges,
+        "flagged_for_review": len(result.review),
+        "match_threshold": params.match_threshold,
+    }
 
 
 @dg.asset(group_name="identity", kinds={"lancedb"}, deps=[daily_entities], code_version="1")
@@ -130,17 +157,24 @@ def entities(
     )
 
 
-@dg.asset(partitions_def=days, group_name="identity", kinds={"lancedb"}, deps=[entities], code_version="1")
+@dg.asset(
+    partitions_def=days,
+    group_name="identity",
+    kinds={"lancedb"},
+    deps=[entities],
+    code_version="1",
+    backfill_policy=DAILY_BACKFILL,
+)
 def entity_timelines(
     context: AssetExecutionContext, storage: StorageResource, identity: IdentityResource
 ) -> dg.MaterializeResult:
     """Per global entity and day: first and last seen, cameras, number of appearances, best thumbnail,
     attribute summary, review flag, name and watch-list flag. LanceDB table ``entity_timelines``.
     """
-    date = context.partition_key
     store = identity.store(storage.data_root)
-    written_days = refresh_timelines(store, None, None, [date])
-    timelines = store.rows("entity_timelines", f"date = {quoted(date)}")
+    written_days = refresh_timelines(store, None, None, list(context.partition_keys))
+    listed = ", ".join(quoted(d) for d in context.partition_keys)
+    timelines = store.rows("entity_timelines", f"date IN ({listed})")
     preview = [{k: v for k, v in row.items() if k != "thumbnail"} for row in timelines]
     schema = pa.schema([f for f in ENTITY_TIMELINES if f.name != "thumbnail"])
     return dg.MaterializeResult(
@@ -154,17 +188,24 @@ def entity_timelines(
     )
 
 
-@dg.asset(partitions_def=days, group_name="identity", kinds={"lancedb"}, deps=[entity_timelines], code_version="1")
+@dg.asset(
+    partitions_def=days,
+    group_name="identity",
+    kinds={"lancedb"},
+    deps=[entity_timelines],
+    code_version="1",
+    backfill_policy=DAILY_BACKFILL,
+)
 def watch_sightings(
     context: AssetExecutionContext, storage: StorageResource, identity: IdentityResource
 ) -> dg.MaterializeResult:
     """New sightings of watched entities on the day (LanceDB table ``watch_sightings``), also logged."""
-    date = context.partition_key
     store = identity.store(storage.data_root)
-    hits = store.rows("watch_sightings", f"date = {quoted(date)}")
+    listed = ", ".join(quoted(d) for d in context.partition_keys)
+    hits = store.rows("watch_sightings", f"date IN ({listed})")
     for hit in hits:
         context.log.warning(
-            f"watched entity {hit['entity_id']} ({hit['name'] or 'unnamed'}) seen {hit['first_seen']:%H:%M:%S}"
+            f"watched entity {hit['entity_id']} ({hit['name'] or 'unnamed'}) seen {hit['date']} {hit['first_seen']:%H:%M:%S}"
             f"-{hit['last_seen']:%H:%M:%S} on {', '.join(hit['cameras'])}"
         )
     return dg.MaterializeResult(metadata={"sightings": len(hits), "entities": ", ".join(h["entity_id"] for h in hits)})
