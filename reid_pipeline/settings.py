@@ -180,6 +180,12 @@ class RetentionSettings(_Section):
         description="Days each LanceDB table keeps (rows by date); tables not listed (timelines, entities, "
         "corrections) are kept for ever.",
     )
+    version_grace_s: int = Field(
+        3600,
+        ge=0,
+        description="LanceDB versions younger than this survive compaction, for readers still on them; the "
+        "next retention run removes them (0: at once, only when nothing else uses the tables).",
+    )
 
 
 class OperationsSettings(_Section):

@@ -78,11 +78,11 @@ def apply_retention(
     retention_policy: RetentionResource,
 ) -> dg.Output[list[dict[str, object]]]:
     today = date.fromisoformat(config.today) if config.today else datetime.now(ZoneInfo("UTC")).date()
-    policy = RetentionSettings(parquet_days=retention_policy.parquet_days, lancedb_days=retention_policy.lancedb_days)
+    policy = RetentionSettings(**retention_policy.model_dump())
     parquet, store = storage.parquet(), identity.store(storage.data_root)
     deletions = retention.plan(policy, today, parquet, store)
     if not config.dry_run:
-        retention.apply(deletions, parquet, store)
+        retention.apply(deletions, parquet, store, policy.version_grace_s)
     for d in deletions:
         where = f"{d.date}/{d.camera}" if d.camera else d.date
         context.log.info(

@@ -211,3 +211,4 @@ class RetentionResource(dg.ConfigurableResource):
 
     parquet_days: dict[str, int]
     lancedb_days: dict[str, int]
+    version_grace_s: int

@@ -8,6 +8,7 @@ old dates, then get compacted so the space really comes back. Tables not named i
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -72,8 +73,13 @@ def plan(
     return found
 
 
-def apply(deletions: list[Deletion], parquet: ParquetStore, identity: IdentityStore | None) -> None:
-    """Carry out a plan, then compact every LanceDB table that lost rows."""
+def apply(
+    deletions: list[Deletion], parquet: ParquetStore, identity: IdentityStore | None, version_grace_s: int = 3600
+) -> None:
+    """Carry out a plan, then compact every LanceDB table that lost rows.
+
+    Versions older than ``version_grace_s`` are cleaned up; younger ones stay for readers still on them.
+    """
     touched = set()
     for d in deletions:
         if d.store == "parquet":
@@ -87,4 +93,6 @@ def apply(deletions: list[Deletion], parquet: ParquetStore, identity: IdentitySt
     for name in sorted(touched):
         assert identity is not None
         # Compaction rewrites the fragments; cleanup drops the old versions that still held the rows.
-        identity.table(name).optimize(cleanup_older_than=timedelta(0))
+        with warnings.catch_warnings():  # LanceDB warns about a zero grace; that is the caller's choice
+            warnings.simplefilter("ignore", UserWarning)
+            identity.table(name).optimize(cleanup_older_than=timedelta(seconds=version_grace_s))

@@ -93,7 +93,7 @@ def _run(root: Path, today: str, dry_run: bool = False) -> dg.ExecuteInProcessRe
         "storage": StorageResource(data_root=str(root)),
         "identity": IdentityResource(**Settings().identity.model_dump()),
         "retention_policy": RetentionResource(
-            parquet_days={"crops": 11, "embeddings": 30}, lancedb_days={"appearances": 11}
+            parquet_days={"crops": 11, "embeddings": 30}, lancedb_days={"appearances": 11}, version_grace_s=0
         ),
     }
     return retention_job.execute_in_process(
@@ -133,8 +133,10 @@ def test_retention_deletes_exactly_the_old_partitions_and_reports_them(tmp_path:
     assert sorted({r["date"] for r in lance.rows("appearances")}) == ["2024-04-21", "2024-05-01"]
     assert len(lance.rows("entity_timelines")) == 16  # timelines are kept
     # Compaction rewrote the data files: the deleted rows are gone from disk, not only hidden.
-    latest = lance.table("appearances").list_versions()[-1]["metadata"]
+    versions = lance.table("appearances").list_versions()
+    latest = versions[-1]["metadata"]
     assert latest["total_data_file_rows"] == "8" and latest["total_deletion_file_rows"] == "0"
+    assert len(versions) <= 2  # with no grace, the versions that still held the deleted rows are cleaned up
 
     again = _run(tmp_path, "2024-05-01")
     assert again.output_for_node("apply_retention") == []  # nothing left to delete
