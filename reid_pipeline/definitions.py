@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from reid_pipeline.defs.checks import CHECKS
 from reid_pipeline.defs.io_manager import ParquetIOManager
 from reid_pipeline.defs.jobs import CAMERA_DAY_ASSETS, IDENTITY_ASSETS, build_camera_day_job, build_identity_job
 from reid_pipeline.defs.operations import build_nightly_schedule, build_retention_schedule, retention_job
@@ -44,6 +45,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     identity_job = build_identity_job(ops.max_retries)
     return dg.Definitions(
         assets=[*CAMERA_DAY_ASSETS, *IDENTITY_ASSETS],
+        asset_checks=CHECKS,
         jobs=[camera_day_job, identity_job, retention_job],
         sensors=[build_footage_sensor(camera_day_job), build_identity_sensor(camera_day_job, identity_job)],
         schedules=[build_nightly_schedule(camera_day_job, ops), build_retention_schedule(ops)],

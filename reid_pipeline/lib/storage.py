@@ -72,6 +72,12 @@ class ParquetStore:
             table = pq.read_table(source, schema=schema, columns=columns)
         return table
 
+    def schema(self, asset: str, partition: Mapping[str, str]) -> pa.Schema:
+        """The Arrow schema stored in the partition's file (read from its footer only)."""
+        path = self.partition_file(asset, partition)
+        with self.fs.open_input_file(path) as source:
+            return pq.read_schema(source)
+
     def cameras(self, asset: str, date: str) -> list[str]:
         """Cameras that have a written partition of ``asset`` on ``date`` (from the folder layout)."""
         folder = f"{self.asset_dir(asset)}/date={date}"

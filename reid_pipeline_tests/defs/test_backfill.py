@@ -1,12 +1,14 @@
-"""A multi-day backfill run (what a single-run backfill launches) gives the same tables as day-by-day runs."""
+"""Backfills give the same tables as day-by-day runs, and the stage checks catch inconsistent stages."""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import pyarrow as pa
 import pytest
 
 from reid_pipeline.definitions import build_definitions
@@ -48,7 +50,10 @@ def test_single_run_backfill_equals_day_by_day(
     instance.add_dynamic_partitions(cameras.name, ["gate", "plaza"])  # type: ignore[arg-type]
     camera_day_job = defs.resolve_job_def("camera_day_job")
     for day, camera in [(d, "gate") for d in DAYS] + [(DAYS[1], "plaza")]:
-        assert camera_day_job.execute_in_process(partition_key=camera_day_key(day, camera), instance=instance).success
+        run = camera_day_job.execute_in_process(partition_key=camera_day_key(day, camera), instance=instance)
+        assert run.success
+        checked = {e.check_name: e.passed for e in run.get_asset_check_evaluations()}
+        assert len(checked) >= 12 and all(checked.values()), checked  # every stage checked, all passed
 
     # The same Parquet tables, a fresh LanceDB: the backfill side.
     ranged = by_day.model_copy(
@@ -68,6 +73,9 @@ def test_single_run_backfill_equals_day_by_day(
         )
     )
     assert backfill.success
+    evaluations = backfill.get_asset_check_evaluations()
+    assert {e.check_name for e in evaluations} >= {"appearances_match_tracklets", "timelines_cover_entities"}
+    assert all(e.passed for e in evaluations)
     materialized = [
         e.partition for e in backfill.get_asset_materialization_events() if e.asset_key.path == ["appearances"]
     ]
@@ -76,3 +84,39 @@ def test_single_run_backfill_equals_day_by_day(
     expected, got = _tables(by_day.storage.data_root), _tables(ranged.storage.data_root)
     assert all(expected[name] for name in COMPARED), "the footage gave identities to compare"
     assert got == expected
+
+
+def test_crop_check_finds_missing_and_stray_crops(make_settings: Callable[..., Settings]) -> None:
+    from reid_pipeline.defs.checks import crop_problems
+    from reid_pipeline.lib.schemas import CROPS, DETECTIONS
+    from reid_pipeline.lib.storage import ParquetStore
+
+    settings = make_settings()
+    store = ParquetStore(settings.storage.data_root)
+    part = {"date": "2024-05-01", "camera": "gate"}
+    detection = {
+        "date": "2024-05-01",
+        "camera_id": "gate",
+        "file_id": "f",
+        "path": "p.mp4",
+        "frame_index": 0,
+        "timestamp": datetime(2024, 5, 1, 8, tzinfo=UTC),
+        "bbox": [0.0, 0.0, 10.0, 20.0],
+        "score": 0.9,
+        "class_name": "person",
+        "entity_type": "person",
+        "track_id": 1,
+        "tracklet_id": "2024-05-01/gate/000001",
+        "backend": "hog",
+        "model": "hog",
+    }
+    detections = [{**detection, "detection_id": f"d{i}"} for i in range(3)]
+    store.write("detections", part, pa.Table.from_pylist(detections, schema=DETECTIONS))
+    crop = {k: detection[k] for k in ("date", "camera_id", "tracklet_id", "entity_type", "timestamp", "score")}
+    extra = {"width": 10, "height": 20, "sharpness": 1.0, "truncated": False, "quality": 1.0, "is_best": True}
+    rows = [{**crop, **extra, "crop_id": c, "best_rank": 1, "jpeg": b"x"} for c in ("d0", "d1", "stray")]
+    store.write("crops", part, pa.Table.from_pylist(rows, schema=CROPS))
+
+    problems, counts = crop_problems(store, part)
+    assert problems == {"missing_crops": {"d2"}, "orphan_crops": {"stray"}, "duplicated": set()}
+    assert counts == {"detections": 3, "crops": 3}
