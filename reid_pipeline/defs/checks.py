@@ -157,7 +157,7 @@ def _over_days(
         total += count
         for name, ids in problems.items():
             merged.setdefault(name, set()).update(f"{date}:{i}" for i in ids)
-    return _result(merged, **{counted: total})  # type: ignore[arg-type]
+    return _result(merged, **{counted: total})
 
 
 @dg.asset_check(asset="appearances", partitions_def=days, blocking=True)
