@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from reid_pipeline.lib.identity.store import IdentityStore
     from reid_pipeline.settings import Settings
 
 Handler = Callable[[argparse.Namespace, "Settings"], int]
@@ -60,6 +61,35 @@ def cmd_mot(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_apply(args: argparse.Namespace, settings: Settings) -> int:
+    """Record the decisions saved from a daily report as corrections (and re-run the affected days)."""
+    from reid_pipeline.cli_entities import _store
+    from reid_pipeline.lib.review.decisions import read_decisions, to_corrections
+
+    store = _store(settings)
+    rows = to_corrections(read_decisions(Path(args.decisions)), store.corrections(), args.author)
+    for row in rows:
+        store.add_correction(row)
+    touched = {t for r in rows for t in (r["tracklet_a"], r["tracklet_b"]) if t}
+    days = sorted({day for tracklet in touched for day in _days_of(store, tracklet)})
+    print(f"recorded {len(rows)} corrections from {args.decisions} (days: {', '.join(days) or 'none'})")
+    if args.apply and days:
+        from reid_pipeline.definitions import build_definitions
+        from reid_pipeline.defs.launch import run_identity_day
+
+        defs = build_definitions(settings)
+        runs = [run_identity_day(defs, settings, day, log=lambda _m: None) for day in days]
+        print("applied" if all(r.success for r in runs) else "re-run failed: see the Dagster runs")
+        return 0 if all(r.success for r in runs) else 1
+    return 0
+
+
+def _days_of(store: IdentityStore, tracklet: str) -> list[str]:
+    from reid_pipeline.lib.identity.store import quoted
+
+    return [str(r["date"]) for r in store.rows("appearances", f"tracklet_id = {quoted(tracklet)}", ["date"])]
+
+
 def add_parsers(
     sub: argparse._SubParsersAction,
     common: argparse.ArgumentParser,
@@ -83,3 +113,8 @@ def add_parsers(
     mot.add_argument("--labels", required=True, help="label CSV (tracklet_id, label, split_at_crop)")
     mot.add_argument("--out", required=True, help="MOTChallenge text file to write")
     mot.set_defaults(func=run(cmd_mot))
+    apply = verbs.add_parser("apply", parents=[common], help="record decisions saved from a daily report")
+    apply.add_argument("decisions", help="the decisions-<date>.json file the report saved")
+    apply.add_argument("--author", help="who decided (kept with each correction)")
+    apply.add_argument("--apply", action="store_true", help="re-run the affected days' identity job now")
+    apply.set_defaults(func=run(cmd_apply))

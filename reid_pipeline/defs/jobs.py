@@ -10,9 +10,10 @@ from reid_pipeline.defs.assets.detections import detections
 from reid_pipeline.defs.assets.embeddings import embeddings
 from reid_pipeline.defs.assets.footage import footage_manifest
 from reid_pipeline.defs.assets.identity import appearances, daily_entities, entities, entity_timelines, watch_sightings
+from reid_pipeline.defs.assets.report import daily_report
 
 CAMERA_DAY_ASSETS = [footage_manifest, detections, crops, tracklets, embeddings, attributes]
-IDENTITY_ASSETS = [appearances, daily_entities, entities, entity_timelines, watch_sightings]
+IDENTITY_ASSETS = [appearances, daily_entities, entities, entity_timelines, watch_sightings, daily_report]
 DEFAULT_MAX_RETRIES = 2
 
 
@@ -41,7 +42,7 @@ def build_identity_job(max_retries: int = DEFAULT_MAX_RETRIES) -> dg.UnresolvedA
         "identity_job",
         selection=dg.AssetSelection.assets(*IDENTITY_ASSETS),
         description="One day's appearances from every camera to daily entities, global entities (all days), "
-        "timelines and watch-list sightings. Run after the day's camera_day_job runs.",
+        "timelines, watch-list sightings and the HTML report. Run after the day's camera_day_job runs.",
         tags=retry_tags(max_retries),
     )
 
