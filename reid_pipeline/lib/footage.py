@@ -157,7 +157,10 @@ def describe_file(path: Path, raw_root: Path, day: str, camera_id: str, zone: tz
     if size == 0:
         return replace(base, error=f"{relative}: empty file (0 bytes); copy it again from the camera.")
     digest = content_hash(path)
-    base = replace(base, file_id=digest[:16], content_hash=digest)
+    # The id joins content and place: the same bytes under two cameras (or days) are two files, whose
+    # detection ids must not collide, while two copies within one camera-day share an id and are caught.
+    file_id = hashlib.sha256(f"{day}/{camera_id}/{digest}".encode()).hexdigest()[:16]
+    base = replace(base, file_id=file_id, content_hash=digest)
     try:
         facts = _probe_video(path) if kind == "video" else _probe_image(path, zone)
     except Exception as exc:  # any decoder failure is this file's problem, not the day's

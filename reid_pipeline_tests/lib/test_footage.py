@@ -98,3 +98,13 @@ def test_list_camera_days_and_fingerprint(tmp_path: Path, synthetic_clip: Path) 
     before = file_fingerprint(folder)
     place(raw, DAY, "cam1", synthetic_clip, names=["late.mp4"])
     assert file_fingerprint(folder) != before
+
+
+def test_the_same_bytes_under_two_cameras_get_different_file_ids(tmp_path: Path) -> None:
+    clip = write_synthetic_clip(tmp_path / "clip.mp4")
+    raw = tmp_path / "raw"
+    place(raw, "2024-05-01", "gate", clip)
+    place(raw, "2024-05-01", "plaza", clip)
+    (gate,) = build_manifest(raw, "2024-05-01", "gate", UTC)
+    (plaza,) = build_manifest(raw, "2024-05-01", "plaza", UTC)
+    assert gate.content_hash == plaza.content_hash and gate.file_id != plaza.file_id
