@@ -30,6 +30,12 @@ if TYPE_CHECKING:
     from reid_pipeline.lib.sample_crops import SampleCrop
 
 
+def _model_config_dir(settings: Settings) -> Path:
+    from reid_pipeline.lib.storage import local_folder
+
+    return local_folder(settings.storage.data_root, settings.storage.local_dir) / ".model_config"
+
+
 def _settings_from(args: argparse.Namespace, quiet: bool = False) -> Settings:
     """Settings file + environment, with command-line flags on top; ``auto`` profiles resolved once, here."""
     from reid_pipeline.lib.detection.factory import choose_profile
@@ -86,7 +92,7 @@ def cmd_bench_detect(args: argparse.Namespace) -> int:
     from reid_pipeline.lib.offline import configure_model_env
 
     settings = _settings_from(args)
-    configure_model_env(Path(settings.storage.data_root) / ".model_config", settings.detection.profile == "offline")
+    configure_model_env(_model_config_dir(settings), settings.detection.profile == "offline")
     detector = build_detector(settings.detection, settings.detection.profile)
     report = bench_detect(Path(args.source), detector, settings.detection.tracker, settings.footage, args.seconds)
     if args.json:
@@ -112,7 +118,7 @@ def _bench_crops(args: argparse.Namespace, settings: Settings) -> list[SampleCro
     from reid_pipeline.lib.sample_crops import tracked_crops
 
     offline = settings.detection.profile == "offline" or settings.embedding.profile == "offline"
-    configure_model_env(Path(settings.storage.data_root) / ".model_config", offline)
+    configure_model_env(_model_config_dir(settings), offline)
     detector = build_detector(settings.detection, settings.detection.profile)
     crops = tracked_crops(
         Path(args.source), detector, settings.detection.tracker, settings.footage, args.seconds, settings.crops.min_side
@@ -208,7 +214,7 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
 
         settings = _settings_from(args)
         spec = settings.embedding
-        configure_model_env(Path(settings.storage.data_root) / ".model_config", spec.profile == "offline")
+        configure_model_env(_model_config_dir(settings), spec.profile == "offline")
         embedder = build_embedder(spec, spec.profile)
         batch = resolve_batch_size(spec.batch_size, embedder)
         scores = retrieval_from_folders(

@@ -121,9 +121,13 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from reid_pipeline.lib.embedding.open_clip_backend import OpenClipEmbedder
     from reid_pipeline.lib.identity.query import nearest_appearances
     from reid_pipeline.lib.offline import configure_model_env
+    from reid_pipeline.lib.storage import local_folder
 
     spec = settings.embedding
-    configure_model_env(Path(settings.storage.data_root) / ".model_config", spec.offline or spec.profile == "offline")
+    configure_model_env(
+        local_folder(settings.storage.data_root, settings.storage.local_dir) / ".model_config",
+        spec.offline or spec.profile == "offline",
+    )
     embedder = build_embedder(spec, spec.profile)
     if args.text is not None:
         if not isinstance(embedder, OpenClipEmbedder):

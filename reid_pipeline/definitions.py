@@ -26,7 +26,11 @@ def build_resources(settings: Settings) -> dict[str, object]:
     """Resources filled from ``settings`` (the single source of every default)."""
     return {
         "io_manager": ParquetIOManager(data_root=settings.storage.data_root),
-        "storage": StorageResource(data_root=settings.storage.data_root),
+        "storage": StorageResource(
+            data_root=settings.storage.data_root,
+            raw_root_dir=settings.storage.raw_root,
+            local_dir=settings.storage.local_dir,
+        ),
         "footage": FootageResource(**settings.footage.model_dump()),
         "detector": DetectorResource(
             **{**settings.detection.model_dump(), "entity_types": list(settings.detection.entity_types)}

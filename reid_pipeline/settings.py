@@ -38,7 +38,18 @@ class _Section(BaseModel):
 
 class StorageSettings(_Section):
     data_root: str = Field(
-        "data", description="Root of raw footage, Parquet tables and LanceDB (a local path or an fsspec URI)."
+        "data",
+        description="Root of the Parquet tables, LanceDB and reports: a local path or an object-store URI "
+        "(s3://bucket/prefix; endpoint and credentials from the usual AWS_* environment variables).",
+    )
+    raw_root: str = Field(
+        "",
+        description="Footage folder <raw_root>/<YYYY-MM-DD>/<camera_id>/ (local or mounted); empty = <data_root>/raw.",
+    )
+    local_dir: str = Field(
+        "",
+        description="Local folder for model-library settings and the Dagster home the CLI creates; empty = "
+        "<data_root> when it is local, else ./.reid_pipeline.",
     )
 
 

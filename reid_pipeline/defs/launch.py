@@ -16,6 +16,7 @@ import dagster as dg
 
 from reid_pipeline.defs.partitions import camera_day_key, cameras
 from reid_pipeline.lib.footage import camera_day_dir, footage_files, list_camera_days
+from reid_pipeline.lib.storage import local_folder, raw_footage_root
 from reid_pipeline.settings import Settings
 
 IDENTITY_RUN = "(all cameras)"  # camera_id of the record of a day's identity_job run
@@ -30,14 +31,14 @@ class CameraDayRun:
     error: str | None = None
 
 
-def dagster_instance(data_root: str) -> dg.DagsterInstance:
-    """The persistent instance: ``$DAGSTER_HOME`` when set, else ``<data_root>/dagster_home``."""
+def dagster_instance(data_root: str, local_dir: str = "") -> dg.DagsterInstance:
+    """The persistent instance: ``$DAGSTER_HOME`` when set, else ``<local folder>/dagster_home``."""
     if not os.environ.get("DAGSTER_HOME"):
-        home = Path(data_root, "dagster_home").resolve()
+        home = (local_folder(data_root, local_dir) / "dagster_home").resolve()
         home.mkdir(parents=True, exist_ok=True)
         config = home / "dagster.yaml"
-        if not config.exists():  # a fresh instance: no telemetry (the pipeline runs offline too)
-            config.write_text("telemetry:\n  enabled: false\n")
+        if not config.exists():  # a fresh instance: no telemetry (the pipeline runs offline too), run retries on
+            config.write_text("telemetry:\n  enabled: false\nrun_retries:\n  enabled: true\n")
         os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
@@ -69,9 +70,9 @@ def run_camera_days(
     log: Callable[[str], None] = print,
 ) -> list[CameraDayRun]:
     """Materialize every camera-day of ``day`` (or of ``camera_ids``) through ``camera_day_job``."""
-    raw_root = Path(settings.storage.data_root) / "raw"
+    raw_root = raw_footage_root(settings.storage.data_root, settings.storage.raw_root)
     chosen = cameras_for_day(raw_root, day, camera_ids)
-    instance = instance or dagster_instance(settings.storage.data_root)
+    instance = instance or dagster_instance(settings.storage.data_root, settings.storage.local_dir)
     known = set(instance.get_dynamic_partitions(cameras.name))  # type: ignore[arg-type]
     new = [cam for cam in chosen if cam not in known]
     if new:
@@ -88,7 +89,7 @@ def run_identity_day(
     defs: dg.Definitions, settings: Settings, day: str, log: Callable[[str], None] = print
 ) -> CameraDayRun:
     """Materialize ``identity_job`` for ``day``: appearances of all its cameras up to timelines."""
-    instance = dagster_instance(settings.storage.data_root)
+    instance = dagster_instance(settings.storage.data_root, settings.storage.local_dir)
     log(f"{day}: running identity_job")
     return CameraDayRun(day, IDENTITY_RUN, *_execute(defs.resolve_job_def("identity_job"), day, instance))
 
@@ -98,8 +99,9 @@ def run_demo_days(settings: Settings, source: Path, log: Callable[[str], None] =
     from reid_pipeline.definitions import build_definitions
     from reid_pipeline.lib.demo_footage import DEMO_DAYS, make_demo_footage
 
-    clips = make_demo_footage(Path(settings.storage.data_root) / "raw", source)
-    log(f"demo footage: {len(clips)} files from {source} under {Path(settings.storage.data_root) / 'raw'}")
+    raw_root = raw_footage_root(settings.storage.data_root, settings.storage.raw_root)
+    clips = make_demo_footage(raw_root, source)
+    log(f"demo footage: {len(clips)} files from {source} under {raw_root}")
     defs = build_definitions(settings)
     runs = []
     for day in DEMO_DAYS:

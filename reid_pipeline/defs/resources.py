@@ -21,7 +21,7 @@ from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.scoring import TransitionTimes
 from reid_pipeline.lib.identity.store import IdentityStore
 from reid_pipeline.lib.offline import configure_model_env
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.storage import ParquetStore, join, local_folder, raw_footage_root
 from reid_pipeline.settings import (
     AttributeSettings,
     CropSettings,
@@ -35,16 +35,18 @@ class StorageResource(dg.ConfigurableResource):
     """Where footage is read from and tables are written to."""
 
     data_root: str
+    raw_root_dir: str = ""
+    local_dir: str = ""
 
     @property
     def raw_root(self) -> Path:
-        """Raw footage folder: ``<data_root>/raw/<YYYY-MM-DD>/<camera_id>/``."""
-        return Path(self.data_root) / "raw"
+        """Raw footage folder: ``<raw_root>/<YYYY-MM-DD>/<camera_id>/`` (default ``<data_root>/raw``)."""
+        return raw_footage_root(self.data_root, self.raw_root_dir)
 
     @property
     def model_config_dir(self) -> Path:
-        """Private config folder for model libraries (ultralytics settings, fonts)."""
-        return Path(self.data_root) / ".model_config"
+        """Private config folder for model libraries (ultralytics settings, fonts): always local."""
+        return local_folder(self.data_root, self.local_dir) / ".model_config"
 
     def parquet(self) -> ParquetStore:
         return ParquetStore(self.data_root)
@@ -188,7 +190,7 @@ class IdentityResource(dg.ConfigurableResource):
     ann_min_rows: int
 
     def store(self, data_root: str) -> IdentityStore:
-        uri = self.lancedb_uri or str(Path(data_root) / "lancedb")
+        uri = self.lancedb_uri or join(data_root, "lancedb")
         return IdentityStore(uri, self.ann_min_rows)
 
     def params(self, embedding_backend: str) -> MatchParams:

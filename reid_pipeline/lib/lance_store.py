@@ -7,11 +7,20 @@ duplicates rows, and a crash before the commit leaves the previous version whole
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 import pyarrow as pa
 
 ANN_INDEX_MIN_ROWS = 100_000  # below this, brute-force search is fast and exact (LanceDB's own advice)
+COMMIT_ATTEMPTS = 5
+
+
+def _is_conflict(exc: Exception) -> bool:
+    """A commit that lost a race with another writer (Lance reports these as retryable conflicts)."""
+    text = str(exc).lower()
+    return "conflict" in text or "already exists" in text
 
 
 class LanceStore:
@@ -29,7 +38,8 @@ class LanceStore:
     def open_or_create(self, name: str, schema: pa.Schema) -> Any:
         """The table, created empty with ``schema`` if missing; an existing one must match the schema."""
         if name not in self.table_names():
-            return self.db.create_table(name, schema=schema)
+            # exist_ok: another writer (a parallel partition) may create it between the check and here.
+            return self.db.create_table(name, schema=schema, exist_ok=True)
         table = self.db.open_table(name)
         existing = table.schema
         if "vector" in schema.names and existing.field("vector").type != schema.field("vector").type:
@@ -44,17 +54,28 @@ class LanceStore:
         return table
 
     def replace_partition(self, name: str, schema: pa.Schema, key: str, partition_filter: str, rows: pa.Table) -> int:
-        """Make the rows matching ``partition_filter`` exactly ``rows``, in one commit; returns the row count."""
-        table = self.open_or_create(name, schema)
+        """Make the rows matching ``partition_filter`` exactly ``rows``, in one commit; returns the row count.
+
+        Partitions written in parallel (other days, other processes) can collide on a commit; the write
+        replaces the whole partition, so it is simply tried again on a fresh view of the table.
+        """
         data = rows.select(schema.names).cast(schema)
-        (
-            table.merge_insert(key)
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .when_not_matched_by_source_delete(partition_filter)
-            .execute(data)
-        )
-        return int(table.count_rows(partition_filter))
+        for attempt in range(COMMIT_ATTEMPTS):
+            table = self.open_or_create(name, schema)
+            try:
+                (
+                    table.merge_insert(key)
+                    .when_matched_update_all()
+                    .when_not_matched_insert_all()
+                    .when_not_matched_by_source_delete(partition_filter)
+                    .execute(data)
+                )
+                return int(table.count_rows(partition_filter))
+            except Exception as exc:
+                if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
+        raise AssertionError("unreachable")
 
     def ensure_indexes(
         self,
@@ -70,19 +91,25 @@ class LanceStore:
         have = {column for index in table.list_indices() for column in index.columns}
         made = []
         for column in scalar_columns:
-            if column not in have and table.count_rows() > 0:
-                table.create_index(column, config=BTree())
+            if column not in have and table.count_rows() > 0 and self._create_index(name, column, BTree()):
                 made.append(column)
         rows = table.count_rows()
         if vector_column not in have and rows >= ann_min_rows:
             dims = table.schema.field(vector_column).type.list_size
-            table.create_index(
-                vector_column,
-                config=IvfPq(
-                    distance_type="cosine",
-                    num_partitions=max(1, int(rows**0.5)),
-                    num_sub_vectors=max(1, dims // 16),
-                ),
+            config = IvfPq(
+                distance_type="cosine", num_partitions=max(1, int(rows**0.5)), num_sub_vectors=max(1, dims // 16)
             )
-            made.append(vector_column)
+            if self._create_index(name, vector_column, config):
+                made.append(vector_column)
         return made
+
+    def _create_index(self, name: str, column: str, config: Any) -> bool:
+        """Create an index; False when a parallel writer created the same one first."""
+        try:
+            self.db.open_table(name).create_index(column, config=config)
+            return True
+        except Exception:
+            indexed = {c for index in self.db.open_table(name).list_indices() for c in index.columns}
+            if column in indexed:
+                return False
+            raise

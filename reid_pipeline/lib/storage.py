@@ -19,9 +19,40 @@ import pyarrow.parquet as pq
 PART_FILE = "part-0.parquet"
 
 
+def is_uri(root: str) -> bool:
+    """True for object-store locations such as ``s3://bucket/prefix``."""
+    return "://" in root
+
+
+def join(root: str, *parts: str) -> str:
+    """``root/parts`` for a local path or a URI alike."""
+    if is_uri(root):
+        return "/".join([root.rstrip("/"), *parts])
+    return str(Path(root, *parts))
+
+
+def raw_footage_root(data_root: str, raw_root: str = "") -> Path:
+    """Where footage folders are: ``raw_root``, else ``<data_root>/raw`` (which must then be local)."""
+    if raw_root:
+        return Path(raw_root)
+    if is_uri(data_root):
+        raise ValueError(
+            f"data_root {data_root} is an object store, so footage needs a local or mounted folder: set "
+            "storage.raw_root (REID_STORAGE__RAW_ROOT) to it."
+        )
+    return Path(data_root) / "raw"
+
+
+def local_folder(data_root: str, local_dir: str = "") -> Path:
+    """A local folder for state that cannot live in an object store (model settings, Dagster home)."""
+    if local_dir:
+        return Path(local_dir)
+    return Path(".reid_pipeline") if is_uri(data_root) else Path(data_root)
+
+
 def filesystem_for(root: str) -> tuple[pafs.FileSystem, str]:
     """The pyarrow filesystem and base path for a local folder or a URI such as ``s3://bucket/prefix``."""
-    if "://" in root:
+    if is_uri(root):
         fs, base = pafs.FileSystem.from_uri(root)
         return fs, base.rstrip("/")
     return pafs.LocalFileSystem(), str(Path(root).resolve())

@@ -84,3 +84,33 @@ def test_scalar_and_vector_indexes(tmp_path: Path) -> None:
     query = np.asarray(table.search().where("row_id = 'r0007'").to_arrow()["vector"][0].as_py(), dtype=np.float32)
     hits = table.search(query).distance_type("cosine").limit(5).refine_factor(10).to_arrow()
     assert hits["row_id"][0].as_py() == "r0007"
+
+
+def test_a_commit_that_loses_a_race_is_retried_and_other_errors_are_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LanceStore(str(tmp_path / "db"))
+    store.replace_partition("t", schema(4), "row_id", "date = 'd1'", rows("d1", ["a"]))
+    real_open = store.open_or_create
+    failures = iter([OSError("Retryable commit conflict for version 3"), None])
+
+    class LosesOnce:
+        def __init__(self, table: object) -> None:
+            self.table = table
+
+        def merge_insert(self, key: str) -> object:
+            failure = next(failures)
+            if failure:
+                raise failure
+            return self.table.merge_insert(key)  # type: ignore[attr-defined]
+
+        def count_rows(self, where: str) -> int:
+            return int(self.table.count_rows(where))  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(store, "open_or_create", lambda name, s: LosesOnce(real_open(name, s)))
+    assert store.replace_partition("t", schema(4), "row_id", "date = 'd2'", rows("d2", ["b", "c"])) == 2
+    assert store.db.open_table("t").count_rows() == 3
+
+    monkeypatch.setattr(store, "open_or_create", lambda name, s: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        store.replace_partition("t", schema(4), "row_id", "date = 'd3'", rows("d3", ["d"]))
