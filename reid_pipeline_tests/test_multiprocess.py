@@ -35,7 +35,7 @@ def test_multiprocess_executor_gives_the_same_tables(
     partition = camera_day_key(DAY, "gate")
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+    with dg.DagsterInstance.local_temp(tempdir=str(tmp_path / "home")) as instance:
         instance.add_dynamic_partitions(cameras.name, ["gate"])  # type: ignore[arg-type]
         in_process = camera_day_job().execute_in_process(partition_key=partition, instance=instance)
         assert in_process.success

@@ -97,6 +97,8 @@ def test_offline_profile_on_vtest_with_a_corrupt_file(offline_settings: Settings
     metadata = result.asset_materializations_for_node("detections")[0].metadata
     assert metadata["profile"].value == "offline"
     assert metadata["frames_sampled"].value == 12
+    strip = result.asset_materializations_for_node("crops")[0].metadata["best_crop_per_tracklet"].value
+    assert strip.count("](data:image/jpeg;base64,") == min(len(summary), 8)  # one best crop per tracklet
 
     embeddings, attributes = tables["embeddings"], tables["attributes"]
     crop_vectors = [r for r in embeddings.to_pylist() if r["kind"] == "crop"]

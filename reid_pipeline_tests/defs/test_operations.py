@@ -43,8 +43,11 @@ def test_nightly_schedule_requests_every_camera_of_yesterday(
     repository = build_definitions(settings).get_repository_def()
     schedule = repository.get_schedule_def("nightly_camera_days")
     assert schedule.cron_schedule == "30 2 * * *"
-    with dg.instance_for_test() as instance:  # schedules need an instance they can reach by reference
-        _evaluate_nightly(schedule, instance, repository, data_root)
+    # Schedules need an instance they can reach by reference: a persistent one in the test's folder.
+    home = Path(data_root).parent / "dagster_home"
+    home.mkdir()
+    instance = dg.DagsterInstance.local_temp(tempdir=str(home))
+    _evaluate_nightly(schedule, instance, repository, data_root)
 
 
 def _evaluate_nightly(

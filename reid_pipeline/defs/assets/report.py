@@ -1,12 +1,12 @@
 """The daily HTML report: every entity of the day, a timeline per camera, watch-list hits, the review queue."""
 
-import base64
 import time
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.assets.identity import DAILY_BACKFILL, entity_timelines, watch_sightings
+from reid_pipeline.defs.assets.preview import thumbnail_strip
 from reid_pipeline.defs.partitions import days
 from reid_pipeline.defs.resources import IdentityResource, StorageResource
 from reid_pipeline.lib.review.report_data import gather
@@ -55,10 +55,6 @@ def daily_report(
         )
         strip += [(e.entity_id, e.timeline["thumbnail"]) for e in report.entities]
         context.log.info(f"{date}: report of {len(report.entities)} entities written to {path}")
-    thumbnails = " ".join(
-        f"![{entity_id}](data:image/jpeg;base64,{base64.b64encode(jpeg).decode()})"
-        for entity_id, jpeg in strip[:STRIP_IN_METADATA]
-    )
     return dg.MaterializeResult(
         metadata={
             "reports": dg.MetadataValue.path(written[-1]) if len(written) == 1 else ", ".join(written),
@@ -66,6 +62,6 @@ def daily_report(
             "review_pairs": review,
             "watch_hits": hits,
             "seconds": round(time.perf_counter() - started, 3),
-            "thumbnails": dg.MetadataValue.md(thumbnails or "no entities"),
+            "thumbnails": thumbnail_strip(strip, STRIP_IN_METADATA),
         }
     )
