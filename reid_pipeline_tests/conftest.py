@@ -6,7 +6,7 @@ Model libraries are kept offline for the whole test session: nothing may be fetc
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -105,3 +105,15 @@ def place(raw_root: Path, day: str, camera: str, *files: Path, names: list[str] 
     for i, file in enumerate(files):
         shutil.copy(file, folder / (names[i] if names else file.name))
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _restore_dagster_home() -> Iterator[None]:
+    """The CLI points ``DAGSTER_HOME`` at a data root's instance for the rest of its process; tests are one
+    process, so each test gets back the value it started with."""
+    before = os.environ.get("DAGSTER_HOME")
+    yield
+    if before is None:
+        os.environ.pop("DAGSTER_HOME", None)
+    else:
+        os.environ["DAGSTER_HOME"] = before

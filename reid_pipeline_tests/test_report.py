@@ -74,6 +74,7 @@ def test_report_renders_every_entity_with_its_images(demo_root: Path, tmp_path: 
 def test_review_decisions_from_the_report_become_corrections(
     demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    (demo_root / "dagster_home").mkdir(exist_ok=True)  # absent when an earlier test had set DAGSTER_HOME
     monkeypatch.setenv("DAGSTER_HOME", str(demo_root / "dagster_home"))
     page = (demo_root / "reports" / f"{DAY}.html").read_text()
     # What the page's controls send to decide(): the same JSON the "Save decisions" button writes.

@@ -14,7 +14,7 @@ import pyarrow as pa
 from reid_pipeline.defs.partitions import camera_days, days, split_camera_day
 from reid_pipeline.defs.resources import IdentityResource, StorageResource
 from reid_pipeline.lib.identity.store import quoted
-from reid_pipeline.lib.schemas import ATTRIBUTES, CROPS, DETECTIONS, TRACKLETS
+from reid_pipeline.lib.schemas import ATTRIBUTES, CROPS, DETECTIONS, FOOTAGE_MANIFEST, TRACKLETS
 from reid_pipeline.lib.storage import ParquetStore
 
 # Partitioned asset checks are a preview in Dagster 1.13, and exactly what per-partition checks need.
@@ -23,7 +23,13 @@ warnings.filterwarnings(
 )
 
 Problems = dict[str, set[str]]
-EXPLICIT_SCHEMAS = {"detections": DETECTIONS, "crops": CROPS, "tracklets": TRACKLETS, "attributes": ATTRIBUTES}
+EXPLICIT_SCHEMAS = {
+    "footage_manifest": FOOTAGE_MANIFEST,
+    "detections": DETECTIONS,
+    "crops": CROPS,
+    "tracklets": TRACKLETS,
+    "attributes": ATTRIBUTES,
+}
 
 
 def _partition(context: dg.AssetCheckExecutionContext) -> dict[str, str]:
