@@ -52,6 +52,8 @@ def print_summary(settings: Settings, runs: Sequence[CameraDayRun]) -> None:
     if identity_days:
         print_identities(settings, identity_days)
     print(f"\nParquet tables: {store.base}/parquet/<asset>/date=<YYYY-MM-DD>/camera=<camera_id>/part-0.parquet")
+    if identity_days:
+        print(f"Daily reports:  {store.base}/reports/<YYYY-MM-DD>.html (open in a browser)")
     print(f"Dagster runs:   dagster dev -w workspace.yaml (DAGSTER_HOME={os.environ.get('DAGSTER_HOME', '')})")
 
 
