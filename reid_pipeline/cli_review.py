@@ -71,7 +71,7 @@ def cmd_apply(args: argparse.Namespace, settings: Settings) -> int:
     for row in rows:
         store.add_correction(row)
     touched = {t for r in rows for t in (r["tracklet_a"], r["tracklet_b"]) if t}
-    days = sorted({day for tracklet in touched for day in _days_of(store, tracklet)})
+    days = _days_of(store, touched)
     print(f"recorded {len(rows)} corrections from {args.decisions} (days: {', '.join(days) or 'none'})")
     if args.apply and days:
         from reid_pipeline.definitions import build_definitions
@@ -84,10 +84,14 @@ def cmd_apply(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _days_of(store: IdentityStore, tracklet: str) -> list[str]:
+def _days_of(store: IdentityStore, tracklets: set[str]) -> list[str]:
+    """The days those tracklets were seen on, in order."""
     from reid_pipeline.lib.identity.store import quoted
 
-    return [str(r["date"]) for r in store.rows("appearances", f"tracklet_id = {quoted(tracklet)}", ["date"])]
+    if not tracklets:
+        return []
+    listed = ", ".join(quoted(t) for t in sorted(tracklets))
+    return sorted({str(r["date"]) for r in store.rows("appearances", f"tracklet_id IN ({listed})", ["date"])})
 
 
 def add_parsers(

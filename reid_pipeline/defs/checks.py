@@ -6,6 +6,7 @@ broken stage never spreads into identities; the embeddings asset carries its own
 """
 
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 
 import dagster as dg
@@ -13,7 +14,7 @@ import pyarrow as pa
 
 from reid_pipeline.defs.partitions import camera_days, days, split_camera_day
 from reid_pipeline.defs.resources import IdentityResource, StorageResource
-from reid_pipeline.lib.identity.store import quoted
+from reid_pipeline.lib.identity.store import IdentityStore, quoted
 from reid_pipeline.lib.schemas import ATTRIBUTES, CROPS, DETECTIONS, FOOTAGE_MANIFEST, TRACKLETS
 from reid_pipeline.lib.storage import ParquetStore
 
@@ -39,6 +40,15 @@ def _partition(context: dg.AssetCheckExecutionContext) -> dict[str, str]:
 
 def _ids(store: ParquetStore, asset: str, partition: dict[str, str], column: str) -> list[str]:
     return [str(v) for v in store.read(asset, partition, columns=[column]).column(column).to_pylist()]
+
+
+def compare_ids(expected: Iterable[str], found: list[str], missing: str | None, extra: str, repeated: str) -> Problems:
+    """Ids ``expected`` but not ``found`` (under ``missing``, unless None), found but not expected, found twice."""
+    counts, wanted = Counter(found), set(expected)
+    problems = {extra: set(counts) - wanted, repeated: {i for i, n in counts.items() if n > 1}}
+    if missing:
+        problems[missing] = wanted - set(counts)
+    return problems
 
 
 def _result(problems: Mapping[str, Iterable[str]], **counts: int) -> dg.AssetCheckResult:
@@ -86,11 +96,7 @@ SCHEMA_CHECKS = [_schema_check(asset, schema) for asset, schema in EXPLICIT_SCHE
 def crop_problems(store: ParquetStore, part: dict[str, str]) -> tuple[Problems, dict[str, int]]:
     """Detections without a crop, crops of no detection, and crops stored twice."""
     detections, crops = set(_ids(store, "detections", part, "detection_id")), _ids(store, "crops", part, "crop_id")
-    problems = {
-        "missing_crops": detections - set(crops),
-        "orphan_crops": set(crops) - detections,
-        "duplicated": {c for c in crops if crops.count(c) > 1},
-    }
+    problems = compare_ids(detections, crops, "missing_crops", "orphan_crops", "duplicated")
     return problems, {"detections": len(detections), "crops": len(crops)}
 
 
@@ -105,16 +111,10 @@ def crops_match_detections(context: dg.AssetCheckExecutionContext, storage: Stor
 def tracklets_cover_detections(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
     """Every tracklet id of the detections has exactly one tracklet row, and no tracklet lacks detections."""
     store, part = storage.parquet(), _partition(context)
-    from_detections = set(_ids(store, "detections", part, "tracklet_id"))
+    from_detections = _ids(store, "detections", part, "tracklet_id")
     tracklets = _ids(store, "tracklets", part, "tracklet_id")
-    return _result(
-        {
-            "missing_tracklets": from_detections - set(tracklets),
-            "orphan_tracklets": set(tracklets) - from_detections,
-            "duplicated": {t for t in tracklets if tracklets.count(t) > 1},
-        },
-        tracklets=len(tracklets),
-    )
+    problems = compare_ids(from_detections, tracklets, "missing_tracklets", "orphan_tracklets", "duplicated")
+    return _result(problems, tracklets=len(tracklets))
 
 
 @dg.asset_check(asset="embeddings", partitions_def=camera_days, blocking=True)
@@ -140,16 +140,12 @@ def attributes_have_tracklets(context: dg.AssetCheckExecutionContext, storage: S
         _ids(store, "attributes", part, "tracklet_id"),
         set(_ids(store, "tracklets", part, "tracklet_id")),
     )
-    return _result(
-        {"orphans": set(described) - tracklets, "duplicated": {t for t in described if described.count(t) > 1}},
-        described=len(described),
-        tracklets=len(tracklets),
-    )
+    problems = compare_ids(tracklets, described, None, "orphans", "duplicated")
+    return _result(problems, described=len(described), tracklets=len(tracklets))
 
 
-def _day_rows(identity: IdentityResource, storage: StorageResource, table: str, date: str, column: str) -> list[str]:
-    rows = identity.store(storage.data_root).rows(table, f"date = {quoted(date)}", [column])
-    return [str(r[column]) for r in rows]
+def _day_ids(store: IdentityStore, table: str, date: str, column: str) -> list[str]:
+    return [str(r[column]) for r in store.rows(table, f"date = {quoted(date)}", [column])]
 
 
 def _over_days(
@@ -171,20 +167,16 @@ def appearances_match_tracklets(
     context: dg.AssetCheckExecutionContext, storage: StorageResource, identity: IdentityResource
 ) -> dg.AssetCheckResult:
     """One appearance per tracklet with a pooled vector, over every camera of the day: none lost, none extra."""
-    store = storage.parquet()
+    parquet, store = storage.parquet(), identity.store(storage.data_root)
 
     def check_day(date: str) -> tuple[Problems, int]:
         pooled: set[str] = set()
-        for camera in store.cameras("embeddings", date):
+        for camera in parquet.cameras("embeddings", date):
             part = {"date": date, "camera": camera}
-            rows = store.read("embeddings", part, columns=["embedding_id", "kind"]).to_pylist()
+            rows = parquet.read("embeddings", part, columns=["embedding_id", "kind"]).to_pylist()
             pooled |= {r["embedding_id"] for r in rows if r["kind"] == "tracklet"}
-        appearances = _day_rows(identity, storage, "appearances", date, "tracklet_id")
-        problems = {
-            "tracklets_without_appearance": pooled - set(appearances),
-            "orphan_appearances": set(appearances) - pooled,
-            "duplicated": {a for a in appearances if appearances.count(a) > 1},
-        }
+        appearances = _day_ids(store, "appearances", date, "tracklet_id")
+        problems = compare_ids(pooled, appearances, "tracklets_without_appearance", "orphan_appearances", "duplicated")
         return problems, len(appearances)
 
     return _over_days(context, check_day, "appearances")
@@ -198,14 +190,10 @@ def daily_entities_partition_appearances(
     store = identity.store(storage.data_root)
 
     def check_day(date: str) -> tuple[Problems, int]:
-        appearances = set(_day_rows(identity, storage, "appearances", date, "tracklet_id"))
+        appearances = _day_ids(store, "appearances", date, "tracklet_id")
         rows = store.rows("daily_entities", f"date = {quoted(date)}", ["tracklet_ids"])
         members = [t for r in rows for t in r["tracklet_ids"]]
-        problems = {
-            "appearances_in_no_entity": appearances - set(members),
-            "unknown_members": set(members) - appearances,
-            "in_two_entities": {m for m in members if members.count(m) > 1},
-        }
+        problems = compare_ids(appearances, members, "appearances_in_no_entity", "unknown_members", "in_two_entities")
         return problems, len(rows)
 
     return _over_days(context, check_day, "daily_entities")
@@ -216,15 +204,12 @@ def timelines_cover_entities(
     context: dg.AssetCheckExecutionContext, storage: StorageResource, identity: IdentityResource
 ) -> dg.AssetCheckResult:
     """One timeline row per global entity seen on the day, and none for an entity not seen."""
+    store = identity.store(storage.data_root)
 
     def check_day(date: str) -> tuple[Problems, int]:
-        seen = set(_day_rows(identity, storage, "entity_members", date, "entity_id"))
-        timelines = _day_rows(identity, storage, "entity_timelines", date, "entity_id")
-        problems = {
-            "entities_without_timeline": seen - set(timelines),
-            "timelines_without_entity": set(timelines) - seen,
-            "duplicated": {t for t in timelines if timelines.count(t) > 1},
-        }
+        seen = set(_day_ids(store, "entity_members", date, "entity_id"))
+        timelines = _day_ids(store, "entity_timelines", date, "entity_id")
+        problems = compare_ids(seen, timelines, "entities_without_timeline", "timelines_without_entity", "duplicated")
         return problems, len(seen)
 
     return _over_days(context, check_day, "entities")

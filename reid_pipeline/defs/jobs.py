@@ -27,23 +27,31 @@ def retry_tags(max_retries: int) -> dict[str, str]:
     return {"dagster/max_retries": str(max_retries), "dagster/retry_strategy": "FROM_FAILURE"}
 
 
-def build_camera_day_job(max_retries: int = DEFAULT_MAX_RETRIES) -> dg.UnresolvedAssetJobDefinition:
+def _asset_job(
+    name: str, assets: list[dg.AssetsDefinition], description: str, max_retries: int
+) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
+        name, selection=dg.AssetSelection.assets(*assets), description=description, tags=retry_tags(max_retries)
+    )
+
+
+def build_camera_day_job(max_retries: int = DEFAULT_MAX_RETRIES) -> dg.UnresolvedAssetJobDefinition:
+    return _asset_job(
         "camera_day_job",
-        selection=dg.AssetSelection.assets(*CAMERA_DAY_ASSETS),
-        description="Footage of one camera-day to manifest, tracked detections, crops, tracklets, appearance "
-        "vectors and attributes.",
-        tags=retry_tags(max_retries),
+        CAMERA_DAY_ASSETS,
+        "Footage of one camera-day to manifest, tracked detections, crops, tracklets, appearance vectors and "
+        "attributes.",
+        max_retries,
     )
 
 
 def build_identity_job(max_retries: int = DEFAULT_MAX_RETRIES) -> dg.UnresolvedAssetJobDefinition:
-    return dg.define_asset_job(
+    return _asset_job(
         "identity_job",
-        selection=dg.AssetSelection.assets(*IDENTITY_ASSETS),
-        description="One day's appearances from every camera to daily entities, global entities (all days), "
-        "timelines, watch-list sightings and the HTML report. Run after the day's camera_day_job runs.",
-        tags=retry_tags(max_retries),
+        IDENTITY_ASSETS,
+        "One day's appearances from every camera to daily entities, global entities (all days), timelines, "
+        "watch-list sightings and the HTML report. Run after the day's camera_day_job runs.",
+        max_retries,
     )
 
 

@@ -8,6 +8,7 @@ setting's scores; the best pairwise F1 becomes a ready-to-use ``[identity]`` set
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -45,8 +46,6 @@ def read_labels(path: Path) -> dict[str, str]:
 
 
 def _from_review_labels(rows: list[dict[str, object]]) -> dict[str, str]:
-    from collections import Counter
-
     from reid_pipeline.lib.evaluation.ground_truth import UNKNOWN, crop_labels
 
     labels = {}

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from html import escape
 
-from reid_pipeline.lib.review.report_data import STRIP_LENGTH, DayReport, EntityDay, camera_lanes
+from reid_pipeline.lib.review.report_data import STRIP_LENGTH, DayReport, EntityDay, ReviewPair, camera_lanes
 
 CHART_WIDTH, LANE_HEIGHT, LABEL_WIDTH = 900, 28, 90
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
@@ -118,10 +118,7 @@ def _entity_row(entity: EntityDay) -> str:
     )
 
 
-def _review_pair(index: int, pair: object) -> str:
-    from reid_pipeline.lib.review.report_data import ReviewPair
-
-    assert isinstance(pair, ReviewPair)
+def _review_pair(index: int, pair: ReviewPair) -> str:
     base = {"review_id": pair.review_id, "a": pair.a_tracklet, "b": pair.b_tracklet}
     buttons = "".join(
         f'<label><input type=radio name="r{index}" onchange=\'decide("review:{index}", '
