@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reid_pipeline.cli_truth import add_truth_parser
+
 if TYPE_CHECKING:
     from reid_pipeline.lib.identity.store import IdentityStore
     from reid_pipeline.settings import Settings
@@ -122,3 +124,4 @@ def add_parsers(
     apply.add_argument("--author", help="who decided (kept with each correction)")
     apply.add_argument("--apply", action="store_true", help="re-run the affected days' identity job now")
     apply.set_defaults(func=run(cmd_apply))
+    add_truth_parser(verbs)
