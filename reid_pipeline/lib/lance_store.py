@@ -9,12 +9,30 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
 ANN_INDEX_MIN_ROWS = 100_000  # below this, brute-force search is fast and exact (LanceDB's own advice)
+# PQ trains 2^8 centroids per sub-vector: on fewer rows Lance "builds" an index that holds no rows at all,
+# and since an index is made once, the table would be stuck with it. Below this, search stays exact.
+PQ_TRAINING_ROWS = 256
 COMMIT_ATTEMPTS = 5
+
+
+@dataclass
+class IndexReport:
+    """What ``ensure_indexes`` did: the columns it indexed now, and the state of the vector index in words."""
+
+    made: list[str] = field(default_factory=list)
+    vector: str | None = None  # None when the table has no vector column to index
+
+
+def sub_vectors(dims: int) -> int:
+    """PQ sub-vectors for a vector width: about one per 16 dimensions, and always a divisor of the width."""
+    target = max(1, dims // 16)
+    return max(n for n in range(1, target + 1) if dims % n == 0)
 
 
 def _is_conflict(exc: Exception) -> bool:
@@ -46,7 +64,7 @@ class LanceStore:
             raise ValueError(
                 f"LanceDB table {name!r} at {self.uri} holds vectors of type {existing.field('vector').type}, "
                 f"this run makes {schema.field('vector').type}: the embedding model changed. Re-embed every "
-                f"partition with one model, or point storage.lancedb_uri at a new location."
+                f"partition with one model, or point identity.lancedb_uri at a new location."
             )
         missing = [f.name for f in schema if f.name not in existing.names]
         if missing:
@@ -81,27 +99,51 @@ class LanceStore:
         self,
         name: str,
         scalar_columns: list[str],
-        vector_column: str = "vector",
+        vector_column: str | None = "vector",
         ann_min_rows: int = ANN_INDEX_MIN_ROWS,
-    ) -> list[str]:
-        """Scalar (BTree) indexes on ``scalar_columns``; an IVF-PQ cosine index once the table is big enough."""
-        from lancedb.index import BTree, IvfPq
+    ) -> IndexReport:
+        """Scalar (BTree) indexes on ``scalar_columns``; an IVF-PQ cosine index once the table is big enough.
+
+        The vector index is an accelerator, never a reason to fail a write: when it cannot be built (too
+        few rows to train, no such column, a Lance error) search stays exact and the report says why.
+        """
+        from lancedb.index import BTree
 
         table = self.db.open_table(name)
         have = {column for index in table.list_indices() for column in index.columns}
-        made = []
-        for column in scalar_columns:
-            if column not in have and table.count_rows() > 0 and self._create_index(name, column, BTree()):
-                made.append(column)
+        report = IndexReport()
         rows = table.count_rows()
-        if vector_column not in have and rows >= ann_min_rows:
-            dims = table.schema.field(vector_column).type.list_size
-            config = IvfPq(
-                distance_type="cosine", num_partitions=max(1, int(rows**0.5)), num_sub_vectors=max(1, dims // 16)
-            )
-            if self._create_index(name, vector_column, config):
-                made.append(vector_column)
-        return made
+        for column in scalar_columns:
+            if column not in have and rows > 0 and self._create_index(name, column, BTree()):
+                report.made.append(column)
+        if vector_column is not None:
+            report.vector = self._vector_index(name, table, vector_column, have, rows, ann_min_rows)
+            if report.vector.startswith("built now"):
+                report.made.append(vector_column)
+        return report
+
+    def _vector_index(self, name: str, table: Any, column: str, have: set[str], rows: int, ann_min_rows: int) -> str:
+        """Build the IVF-PQ index on ``column`` when due; what the index's state is, in words."""
+        from lancedb.index import IvfPq
+
+        if column in have:
+            return "built earlier"
+        if column not in table.schema.names:
+            return f"none: the table has no column {column!r}"
+        if rows < ann_min_rows:
+            return f"none yet: {rows} rows, built from identity.ann_min_rows = {ann_min_rows} (exact search)"
+        if rows < PQ_TRAINING_ROWS:
+            return f"none yet: {rows} rows, IVF-PQ needs {PQ_TRAINING_ROWS} to train (exact search)"
+        dims = table.schema.field(column).type.list_size
+        partitions, subs = max(1, int(rows**0.5)), sub_vectors(dims)
+        config = IvfPq(distance_type="cosine", num_partitions=partitions, num_sub_vectors=subs)
+        try:
+            made = self._create_index(name, column, config)
+        except Exception as exc:  # an accelerator only: exact search still answers every query
+            return f"none: building IVF-PQ failed ({exc}); exact search"
+        if not made:
+            return "built earlier"
+        return f"built now: IVF-PQ over {rows} rows, {partitions} partitions, {subs} sub-vectors"
 
     def _create_index(self, name: str, column: str, config: Any) -> bool:
         """Create an index; False when a parallel writer created the same one first."""

@@ -62,7 +62,7 @@ def test_replacing_a_partition_touches_only_that_partition(tmp_path: Path) -> No
 def test_a_different_embedding_width_is_refused_with_the_fix(tmp_path: Path) -> None:
     store = LanceStore(str(tmp_path / "lancedb"))
     store.replace_partition("appearances", schema(4), "row_id", "date = '2024-05-01'", rows("2024-05-01", ["a"]))
-    with pytest.raises(ValueError, match="embedding model changed"):
+    with pytest.raises(ValueError, match=r"embedding model changed.*identity\.lancedb_uri"):
         store.replace_partition(
             "appearances", schema(8), "row_id", "date = '2024-05-02'", rows("2024-05-02", ["b"], dims=8)
         )
@@ -76,10 +76,11 @@ def test_scalar_and_vector_indexes(tmp_path: Path) -> None:
         "appearances", schema(32), "row_id", "date = '2024-05-01'", rows("2024-05-01", ids, dims=32)
     )
 
-    made = store.ensure_indexes("appearances", ["date"], ann_min_rows=500)
+    report = store.ensure_indexes("appearances", ["date"], ann_min_rows=500)
 
-    assert made == ["date", "vector"]
-    assert store.ensure_indexes("appearances", ["date"], ann_min_rows=500) == [], "indexes are made once"
+    assert report.made == ["date", "vector"]
+    again = store.ensure_indexes("appearances", ["date"], ann_min_rows=500)
+    assert again.made == [] and again.vector == "built earlier", "indexes are made once"
     table = store.db.open_table("appearances")
     query = np.asarray(table.search().where("row_id = 'r0007'").to_arrow()["vector"][0].as_py(), dtype=np.float32)
     hits = table.search(query).distance_type("cosine").limit(5).refine_factor(10).to_arrow()
@@ -114,3 +115,40 @@ def test_a_commit_that_loses_a_race_is_retried_and_other_errors_are_not(
     monkeypatch.setattr(store, "open_or_create", lambda name, s: (_ for _ in ()).throw(OSError("disk full")))
     with pytest.raises(OSError, match="disk full"):
         store.replace_partition("t", schema(4), "row_id", "date = 'd3'", rows("d3", ["d"]))
+
+
+def test_a_table_without_vectors_gets_its_scalar_indexes_only(tmp_path: Path) -> None:
+    store = LanceStore(str(tmp_path / "lancedb"))
+    members = pa.schema([pa.field("row_id", pa.string()), pa.field("date", pa.string())])
+    data = pa.Table.from_pylist([{"row_id": f"t{i}", "date": "2024-05-01"} for i in range(5)], schema=members)
+    store.replace_partition("members", members, "row_id", "date = '2024-05-01'", data)
+
+    report = store.ensure_indexes("members", ["date", "row_id"], None, ann_min_rows=1)
+
+    assert report.made == ["date", "row_id"]
+    assert report.vector is None, "no vector column, so nothing to say about a vector index"
+    # A vector column the table does not have is a reason, not a KeyError.
+    assert "no column 'vector'" in str(store.ensure_indexes("members", [], "vector", ann_min_rows=1).vector)
+
+
+def test_a_vector_index_on_too_few_rows_to_train_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    store = LanceStore(str(tmp_path / "lancedb"))
+    ids = [f"r{i:04d}" for i in range(40)]
+    store.replace_partition("appearances", schema(32), "row_id", "date = '2024-05-01'", rows("2024-05-01", ids, 32))
+
+    report = store.ensure_indexes("appearances", ["date"], ann_min_rows=10)
+
+    assert report.made == ["date"]
+    assert report.vector is not None and "40 rows" in report.vector and "256" in report.vector
+    assert [i.columns for i in store.db.open_table("appearances").list_indices()] == [["date"]]
+
+
+def test_a_vector_index_fits_any_vector_width(tmp_path: Path) -> None:
+    store = LanceStore(str(tmp_path / "lancedb"))
+    ids = [f"r{i:04d}" for i in range(300)]
+    # 1000 is not a multiple of 16: the sub-vector count must still divide the width.
+    store.replace_partition("wide", schema(1000), "row_id", "date = '2024-05-01'", rows("2024-05-01", ids, 1000))
+
+    report = store.ensure_indexes("wide", [], ann_min_rows=10)
+
+    assert report.made == ["vector"] and report.vector is not None and report.vector.startswith("built")

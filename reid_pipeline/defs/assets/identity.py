@@ -68,6 +68,7 @@ def appearances(
             "cameras": ", ".join(sorted(cameras)) or "none",
             "tracklets_without_vector": skipped,
             "lancedb": store.uri,
+            "vector_index": store.vector_index.get("appearances", "none: nothing written"),
         }
     )
 
@@ -96,7 +97,14 @@ def daily_entities(
         threshold = float(day.pop("match_threshold"))
         for key, value in day.items():
             totals[key] = totals.get(key, 0) + int(value)
-    return dg.MaterializeResult(metadata={**totals, "days": len(context.partition_keys), "match_threshold": threshold})
+    return dg.MaterializeResult(
+        metadata={
+            **totals,
+            "days": len(context.partition_keys),
+            "match_threshold": threshold,
+            "vector_index": store.vector_index.get("daily_entities", "none: nothing written"),
+        }
+    )
 
 
 def _cluster_one_day(store: IdentityStore, identity: IdentityResource, date: str) -> dict[str, float]:
@@ -155,6 +163,7 @@ def entities(
             "links_across_days": result.merged_edges,
             "flagged_for_review": len(result.review),
             "timelines_refreshed_for_days": ", ".join(refreshed) or "none",
+            "vector_index": store.vector_index.get("entities", "none: nothing written"),
         }
     )
 

@@ -37,6 +37,8 @@ class IdentityStore:
         self.lance = LanceStore(uri)
         self.uri = uri
         self.ann_min_rows = ann_min_rows
+        # The vector index state of each table written through this store, in words, for asset metadata.
+        self.vector_index: dict[str, str] = {}
 
     def has(self, name: str) -> bool:
         return name in self.lance.table_names()
@@ -63,18 +65,21 @@ class IdentityStore:
     def write_day(self, name: str, schema: pa.Schema, key: str, date: str, rows: list[Row]) -> int:
         data = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
         written = self.lance.replace_partition(name, schema, key, f"date = {quoted(date)}", data)
-        self._index(name)
+        self._index(name, schema)
         return written
 
     def write_all(self, name: str, schema: pa.Schema, key: str, rows: list[Row]) -> int:
         data = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
         written = self.lance.replace_partition(name, schema, key, f"{key} IS NOT NULL", data)
-        self._index(name)
+        self._index(name, schema)
         return written
 
-    def _index(self, name: str) -> None:
-        vector = "vector" if name in ("appearances", "daily_entities", "entities") else "__none__"
-        self.lance.ensure_indexes(name, SCALAR_INDEXES.get(name, []), vector, self.ann_min_rows)
+    def _index(self, name: str, schema: pa.Schema) -> None:
+        """Scalar indexes of the table, and a vector index when its schema has vectors and it is big enough."""
+        vector = "vector" if "vector" in schema.names else None
+        report = self.lance.ensure_indexes(name, SCALAR_INDEXES.get(name, []), vector, self.ann_min_rows)
+        if report.vector is not None:
+            self.vector_index[name] = report.vector
 
     # Table-specific helpers -------------------------------------------------------------------
 
