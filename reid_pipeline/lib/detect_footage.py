@@ -70,9 +70,7 @@ def detect_file(
 
     A fresh tracker per file: a cut in the footage is a cut in every track.
     """
-    tracker = Tracker(
-        tracker_name, sample_fps=sampling.sample_fps, min_score=float(getattr(detector, "confidence", 0.25))
-    )
+    tracker = Tracker(tracker_name, sample_fps=sampling.sample_fps, min_score=detector.min_score)
     if kind == "video":
         frames = admitted_frames(iter_video_frames(path, sampling.sample_fps, stats, until_s), sampling, stats)
     else:

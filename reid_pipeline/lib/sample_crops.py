@@ -31,15 +31,15 @@ def tracked_crops(
     tracker: str,
     sampling: FootageSettings,
     seconds: float | None,
-    min_side: int = 50,
+    min_size: int = 32,
 ) -> list[SampleCrop]:
-    """JPEG crops of every tracked box at least ``min_side`` pixels on its short side."""
+    """JPEG crops of every tracked box at least ``min_size`` pixels in size (square root of its area)."""
     crops = []
     for frame, tracked in detect_file(video, "video", detector, tracker, sampling, SamplingStats(), True, seconds):
         height, width = frame.image.shape[:2]
         for box in tracked:
             x1, y1, x2, y2 = pixel_box(list(box.xyxy), width, height)
-            if min(x2 - x1, y2 - y1) < min_side:
+            if ((x2 - x1) * (y2 - y1)) ** 0.5 < min_size:
                 continue
             ok, encoded = cv2.imencode(".jpg", frame.image[y1:y2, x1:x2], [cv2.IMWRITE_JPEG_QUALITY, 90])
             if ok:

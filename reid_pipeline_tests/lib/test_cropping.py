@@ -9,16 +9,17 @@ from reid_pipeline.lib.cropping import crop_quality, mark_best, pixel_box, sharp
 @pytest.mark.parametrize(
     ("width", "height", "sharp", "truncated", "score", "expected"),
     [
-        (40, 120, 500.0, False, 1.0, 0.0),  # too narrow: below the 50 px minimum
+        (30, 60, 500.0, False, 1.0, 0.0),  # too small: sqrt(30 * 60) = 42 is below the 50 px minimum
         (100, 200, 1e9, False, 1.0, 1.0),  # big, sharp, whole, certain
-        (75, 200, 1e9, False, 1.0, 0.75),  # short side 75 of the 100 that scores full size
+        (45, 125, 1e9, False, 1.0, 0.75),  # size sqrt(45 * 125) = 75 of the 100 that scores full
+        (35, 300, 1e9, False, 1.0, 1.0),  # a tall, narrow walker is not too small
         (100, 200, 1e9, True, 1.0, 0.5),  # touches the frame border
         (100, 200, 1e9, False, 0.25, 0.5),  # sqrt of the detector score
         (100, 200, 0.0, False, 1.0, 0.0),  # a flat crop has no detail at all
     ],
 )
 def test_crop_quality(width: int, height: int, sharp: float, truncated: bool, score: float, expected: float) -> None:
-    assert crop_quality(width, height, sharp, truncated, score, min_side=50) == pytest.approx(expected)
+    assert crop_quality(width, height, sharp, truncated, score, min_size=50) == pytest.approx(expected)
 
 
 def test_sharpness_orders_blurred_below_detailed() -> None:

@@ -77,7 +77,7 @@ def test_auto_profile_falls_back_to_offline_with_a_one_line_note() -> None:
 
 
 def test_build_detector_by_profile() -> None:
-    assert build_detector(DetectionSettings(), "offline").backend == "opencv-hog"
+    assert build_detector(DetectionSettings(), "offline").backend == "opencv-dnn-ssd"
     assert build_detector(DetectionSettings(yolo_weights="yolov8n.yaml"), "standard").backend == "ultralytics-yolo"
     with pytest.raises(ValueError, match="unknown detection profile"):
         build_detector(DetectionSettings(), "fancy")

@@ -20,9 +20,11 @@ class HogPersonDetector:
 
     backend = "opencv-hog"
     model_name = "HOGDescriptor_getDefaultPeopleDetector"
+    min_frame_side = 128  # the detection window is 64x128: smaller frames crash OpenCV's native code
 
     def __init__(self, confidence: float = 0.3, win_stride: int = 8, scale: float = 1.05, nms_iou: float = 0.4):
         self.confidence = confidence
+        self.min_score = confidence
         self.win_stride = win_stride
         self.scale = scale
         self.nms_iou = nms_iou

@@ -28,6 +28,7 @@ class YoloDetector:
     """Batched YOLO inference restricted to the COCO classes we keep; the model loads on first use."""
 
     backend = "ultralytics-yolo"
+    min_frame_side = 8  # letterboxing handles any size above a few pixels
 
     def __init__(
         self,
@@ -44,6 +45,7 @@ class YoloDetector:
         self.model_name = Path(weights).name
         self.class_ids = class_ids
         self.confidence = confidence
+        self.min_score = confidence
         self.imgsz = imgsz
         self.device = resolve_device(device)
         self._model: Any = None
