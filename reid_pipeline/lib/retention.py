@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import pyarrow.fs as pafs
 
+from reid_pipeline.lib.identity.store import quoted
+
 if TYPE_CHECKING:
     from reid_pipeline.lib.identity.store import IdentityStore
     from reid_pipeline.lib.storage import ParquetStore
@@ -67,7 +69,7 @@ def plan(
             if not identity.has(name):
                 continue
             oldest = cutoff(today, keep)
-            dates = [r["date"] for r in identity.rows(name, f"date < '{oldest}'", columns=["date"])]
+            dates = [r["date"] for r in identity.rows(name, f"date < {quoted(oldest)}", columns=["date"])]
             for day in sorted(set(dates)):
                 found.append(Deletion("lancedb", name, day, None, dates.count(day)))
     return found
@@ -88,7 +90,7 @@ def apply(
             if not parquet.cameras(d.table, d.date):  # leave no empty date folder behind
                 parquet.fs.delete_dir(f"{parquet.asset_dir(d.table)}/date={d.date}")
         elif identity is not None:
-            identity.table(d.table).delete(f"date = '{d.date}'")
+            identity.table(d.table).delete(f"date = {quoted(d.date)}")
             touched.add(d.table)
     for name in sorted(touched):
         assert identity is not None

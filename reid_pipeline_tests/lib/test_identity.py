@@ -392,3 +392,16 @@ def test_a_vector_index_on_a_small_table_finds_the_same_identities(tmp_path: Pat
     found = [groups_of(run_day(store, "2024-05-01", rows)) for store in (exact, indexed)]
     assert str(indexed.vector_index["appearances"]).startswith("built now")
     assert found[1] == found[0] == true_groups(world, rows)
+
+
+def test_values_with_quotes_are_quoted_in_lancedb_filters(tmp_path: Path) -> None:
+    world = World(identities=2, seed=17)
+    store = store_at(tmp_path)
+    for date in ("2024-05-01", "2024-05-02"):
+        rows = [
+            {**world.appearance(i, date, cam, 100 * i + 40 * c), "entity_type": "driver's cab"}
+            for i in range(2)
+            for c, cam in enumerate(("gate", "plaza"))
+        ]
+        assert len(run_day(store, date, rows)) == 2, "each identity is one entity of the day"
+    assert len(set(run_global(store).values())) == 2, "and linked across both days"

@@ -21,6 +21,7 @@ from reid_pipeline.lib.identity.scoring import (
     encode_attributes,
     impossible_together,
 )
+from reid_pipeline.lib.identity.store import quoted
 from reid_pipeline.lib.schemas import Row
 
 
@@ -71,7 +72,12 @@ def cluster_day(
     for entity_type, ids in sorted(by_type.items()):
         vectors = np.stack([nodes[i].vector for i in ids])
         pairs = knn_pairs(
-            table, ids, vectors, f"date = '{date}' AND entity_type = '{entity_type}'", params.k, "tracklet_id"
+            table,
+            ids,
+            vectors,
+            f"date = {quoted(date)} AND entity_type = {quoted(entity_type)}",
+            params.k,
+            "tracklet_id",
         )
         pairs_seen += len(pairs)
         edges.extend(score_pairs(pairs, nodes, params.attribute_weight))

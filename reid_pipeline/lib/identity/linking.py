@@ -22,6 +22,7 @@ from reid_pipeline.lib.identity.corrections import CorrectionSet
 from reid_pipeline.lib.identity.daily import review_row
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.scoring import Node, decode_attributes
+from reid_pipeline.lib.identity.store import quoted
 from reid_pipeline.lib.schemas import Row
 
 
@@ -60,7 +61,7 @@ def link_days(daily: Sequence[Row], table: Any, params: MatchParams, corrections
     pairs: set[tuple[str, str]] = set()
     for (entity_type, date), ids in sorted(groups.items()):
         vectors = np.stack([nodes[i].vector for i in ids])
-        where = f"entity_type = '{entity_type}' AND date <> '{date}'"
+        where = f"entity_type = {quoted(entity_type)} AND date <> {quoted(date)}"
         pairs |= knn_pairs(table, ids, vectors, where, params.k, "daily_entity_id")
     edges = score_pairs(pairs, nodes, params.attribute_weight)
 
