@@ -14,6 +14,8 @@ from pydantic import PrivateAttr
 from reid_pipeline.lib.attributes.factory import build_describer, choose_describer
 from reid_pipeline.lib.attributes.types import Describer
 from reid_pipeline.lib.detection.factory import ProfileChoice, build_detector, choose_profile
+from reid_pipeline.lib.detection.stitching import StitchSpec
+from reid_pipeline.lib.detection.tracking import TrackingSpec
 from reid_pipeline.lib.detection.types import Detector
 from reid_pipeline.lib.embedding.factory import build_embedder, choose_embedding_profile
 from reid_pipeline.lib.embedding.types import Embedder
@@ -97,6 +99,12 @@ class DetectorResource(dg.ConfigurableResource):
         if self._choice is None:
             self._choice = choose_profile(self.spec())
         return self._choice
+
+    def tracking(self) -> TrackingSpec:
+        return TrackingSpec.from_settings(self.spec())
+
+    def stitching(self) -> StitchSpec:
+        return StitchSpec.from_settings(self.spec())
 
     def detector(self, model_config_dir: Path) -> Detector:
         if self._detector is None:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from reid_pipeline.lib.detect_footage import detect_file
+from reid_pipeline.lib.detection.tracking import TrackingSpec
 from reid_pipeline.lib.detection.types import Detector
 from reid_pipeline.lib.sampling import SamplingStats, iter_video_frames
 from reid_pipeline.settings import FootageSettings
@@ -37,7 +38,7 @@ def run_arm(
     name: str,
     video: Path,
     detector: Detector,
-    tracker: str,
+    tracker: TrackingSpec,
     sampling: FootageSettings,
     overlap: bool,
     seconds: float | None,
@@ -53,7 +54,7 @@ def run_arm(
 
 
 def bench_detect(
-    video: Path, detector: Detector, tracker: str, pipeline: FootageSettings, seconds: float | None
+    video: Path, detector: Detector, tracker: TrackingSpec, pipeline: FootageSettings, seconds: float | None
 ) -> dict[str, object]:
     """Both arms on the first ``seconds`` of ``video``; returns figures and the speed-up ratio."""
     first = next(iter_video_frames(video, None))

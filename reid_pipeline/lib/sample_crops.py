@@ -9,6 +9,7 @@ import cv2
 
 from reid_pipeline.lib.cropping import pixel_box
 from reid_pipeline.lib.detect_footage import detect_file
+from reid_pipeline.lib.detection.tracking import TrackingSpec
 from reid_pipeline.lib.detection.types import Detector
 from reid_pipeline.lib.sampling import SamplingStats
 from reid_pipeline.settings import FootageSettings
@@ -28,7 +29,7 @@ class SampleCrop:
 def tracked_crops(
     video: Path,
     detector: Detector,
-    tracker: str,
+    tracker: TrackingSpec,
     sampling: FootageSettings,
     seconds: float | None,
     min_size: int = 32,

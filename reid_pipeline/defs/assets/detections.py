@@ -28,9 +28,10 @@ def detections(
 ) -> dg.Output[pa.Table]:
     """Boxes found by the detector on sampled, moving frames, linked into tracklets by the tracker.
 
-    ``track_id`` is unique within the camera-day (the tracker restarts with every file);
-    ``tracklet_id`` (date/camera/track) is unique everywhere. The profile in force (standard =
-    YOLO, offline = OpenCV HOG) is recorded per row in ``backend`` and ``model``.
+    ``track_id`` is unique within the camera-day: the tracker restarts with every file, then track
+    fragments (across files too) are stitched where motion and colour agree; ``tracklet_id``
+    (date/camera/track) is unique everywhere. The profile in force (standard = YOLO, offline =
+    SSD-MobileNet-v2 from a package) is recorded per row in ``backend`` and ``model``.
     """
     choice = detector.choice()
     if choice.note:
@@ -38,7 +39,13 @@ def detections(
     model = detector.detector(storage.model_config_dir)
     sampling = footage.spec()
     run = detect_camera_day(
-        footage_manifest.to_pylist(), storage.raw_root, model, detector.tracker, sampling, context.log.info
+        footage_manifest.to_pylist(),
+        storage.raw_root,
+        model,
+        detector.tracking(),
+        sampling,
+        context.log.info,
+        detector.stitching(),
     )
     for error in run.stats.errors:
         context.log.warning(error)

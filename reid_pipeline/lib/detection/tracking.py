@@ -6,11 +6,25 @@ itself must see frames in order) and so the offline HOG detector gets the same t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from reid_pipeline.lib.detection.types import Detections, Tracked
+from reid_pipeline.settings import DetectionSettings
+
+
+@dataclass(frozen=True)
+class TrackingSpec:
+    """Which tracker, and how long (seconds, whatever the sample rate) it keeps a lost track."""
+
+    name: str = "bytetrack"
+    buffer_s: float = 3.0
+
+    @classmethod
+    def from_settings(cls, spec: DetectionSettings) -> TrackingSpec:
+        return cls(spec.tracker, spec.track_buffer_s)
 
 
 class _TrackerInput:

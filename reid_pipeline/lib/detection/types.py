@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -46,12 +46,17 @@ def keep_above(found: Detections, min_scores: Mapping[str, float], entity_type_o
 
 @dataclass(frozen=True)
 class Tracked:
-    """One box with its track id (unique within one tracker run, i.e. one file)."""
+    """One box with its track id (unique within one tracker run, i.e. one file).
+
+    ``signature`` is a colour description of the box, kept so track fragments can be stitched later
+    without holding on to the frame.
+    """
 
     xyxy: tuple[float, float, float, float]
     score: float
     class_id: int
     track_id: int
+    signature: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def suppress_overlaps(found: Detections, entity_type_of: Mapping[int, str], iou: float = 0.7) -> Detections:

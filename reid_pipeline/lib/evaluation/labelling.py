@@ -160,7 +160,7 @@ def _colour(person: int) -> tuple[int, int, int]:
     if person <= 0:
         return (255, 0, 255)  # unnumbered proposals in magenta: nothing in the scene has that colour
     hue = (person * 47) % 180
-    bgr = cv2.cvtColor(np.uint8([[[hue, 220, 255]]]), cv2.COLOR_HSV2BGR)[0, 0]  # type: ignore[call-overload]
+    bgr = cv2.cvtColor(np.array([[[hue, 220, 255]]], np.uint8), cv2.COLOR_HSV2BGR)[0, 0]
     return int(bgr[0]), int(bgr[1]), int(bgr[2])
 
 
