@@ -89,12 +89,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_bench_detect(args: argparse.Namespace) -> int:
     from reid_pipeline.lib.bench_detect import bench_detect
     from reid_pipeline.lib.detection.factory import build_detector
+    from reid_pipeline.lib.detection.tracking import TrackingSpec
     from reid_pipeline.lib.offline import configure_model_env
 
     settings = _settings_from(args)
     configure_model_env(_model_config_dir(settings), settings.detection.profile == "offline")
     detector = build_detector(settings.detection, settings.detection.profile)
-    report = bench_detect(Path(args.source), detector, settings.detection.tracker, settings.footage, args.seconds)
+    report = bench_detect(
+        Path(args.source), detector, TrackingSpec.from_settings(settings.detection), settings.footage, args.seconds
+    )
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -114,6 +117,7 @@ def cmd_bench_detect(args: argparse.Namespace) -> int:
 def _bench_crops(args: argparse.Namespace, settings: Settings) -> list[SampleCrop]:
     """Tracked crops of the first ``--seconds`` of ``--source``, cut with the configured detector."""
     from reid_pipeline.lib.detection.factory import build_detector
+    from reid_pipeline.lib.detection.tracking import TrackingSpec
     from reid_pipeline.lib.offline import configure_model_env
     from reid_pipeline.lib.sample_crops import tracked_crops
 
@@ -121,7 +125,12 @@ def _bench_crops(args: argparse.Namespace, settings: Settings) -> list[SampleCro
     configure_model_env(_model_config_dir(settings), offline)
     detector = build_detector(settings.detection, settings.detection.profile)
     crops = tracked_crops(
-        Path(args.source), detector, settings.detection.tracker, settings.footage, args.seconds, settings.crops.min_size
+        Path(args.source),
+        detector,
+        TrackingSpec.from_settings(settings.detection),
+        settings.footage,
+        args.seconds,
+        settings.crops.min_size,
     )
     if not crops:
         raise ValueError(f"no usable crops in the first {args.seconds:g} s of {args.source}: try more --seconds")
