@@ -14,7 +14,7 @@ from reid_pipeline.lib.identity.corrections import correction, interpret
 from reid_pipeline.lib.identity.daily import cluster_day
 from reid_pipeline.lib.identity.linking import link_days
 from reid_pipeline.lib.identity.params import MatchParams
-from reid_pipeline.lib.identity.refresh import refresh_timelines
+from reid_pipeline.lib.identity.refresh import changed_days, refresh_timelines
 from reid_pipeline.lib.identity.scoring import TransitionTimes, attribute_agreement, encode_attributes, fused_score
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
 from reid_pipeline.lib.schemas import Row
@@ -76,7 +76,7 @@ def run_day(store: IdentityStore, date: str, rows: list[Row], params: MatchParam
 
 
 def run_global(store: IdentityStore, params: MatchParams = PARAMS) -> dict[str, str]:
-    before = {r["tracklet_id"]: r["entity_id"] for r in store.rows("entity_members")}
+    before = store.rows("entity_members")
     result = link_days(
         store.rows("daily_entities"), store.table("daily_entities"), params, interpret(store.corrections())
     )
@@ -405,3 +405,72 @@ def test_values_with_quotes_are_quoted_in_lancedb_filters(tmp_path: Path) -> Non
         ]
         assert len(run_day(store, date, rows)) == 2, "each identity is one entity of the day"
     assert len(set(run_global(store).values())) == 2, "and linked across both days"
+
+
+def timelines_by_day(store: IdentityStore) -> dict[str, list[tuple[str, list[str], int]]]:
+    found: dict[str, list[tuple[str, list[str], int]]] = {}
+    for row in sorted(store.rows("entity_timelines"), key=lambda r: (r["date"], r["entity_id"])):
+        found.setdefault(row["date"], []).append((row["entity_id"], row["tracklet_ids"], row["n_appearances"]))
+    return found
+
+
+def test_changed_days_are_those_where_a_tracklet_moved_arrived_or_vanished() -> None:
+    def member(tracklet: str, date: str, entity: str) -> Row:
+        return {"tracklet_id": tracklet, "date": date, "daily_entity_id": f"de:{tracklet}", "entity_id": entity}
+
+    before = [member("t1", "d1", "E1"), member("t2", "d2", "E2"), member("t3", "d3", "E3")]
+    after = [member("t1", "d1", "E1"), member("t2", "d2", "E9"), member("t4", "d4", "E4")]
+    assert changed_days(before, after) == ["d2", "d3", "d4"]
+
+
+def test_a_day_that_lost_tracklets_gets_its_timelines_refreshed(tmp_path: Path) -> None:
+    world = World(identities=3, seed=19)
+    days = {
+        date: [
+            world.appearance(i, date, cam, 100 * i + 40 * c)
+            for i in range(3)
+            for c, cam in enumerate(("gate", "plaza"))
+        ]
+        for date in ("2024-05-01", "2024-05-02")
+    }
+    store = store_at(tmp_path)
+    for date, rows in days.items():
+        run_day(store, date, rows)
+    members = run_global(store)
+    # A re-run of day 2 no longer has one tracklet (footage removed); it anchors nothing, so no id moves.
+    gone = days["2024-05-02"][1]["tracklet_id"]
+    run_day(store, "2024-05-02", [r for r in days["2024-05-02"] if r["tracklet_id"] != gone])
+    assert run_global(store) == {t: e for t, e in members.items() if t != gone}
+
+    timelines = timelines_by_day(store)
+    assert all(gone not in ids for _e, ids, _n in timelines["2024-05-02"]), "the day was refreshed"
+    assert sum(n for _e, _ids, n in timelines["2024-05-02"]) == 5
+
+
+def test_timelines_of_days_past_appearance_retention_are_kept_through_relinking(tmp_path: Path) -> None:
+    world = World(identities=3, seed=23)
+    days = {
+        date: [world.appearance(i, date, "gate", 100 * i) for i in range(3)] for date in ("2024-05-01", "2024-05-02")
+    }
+    store = store_at(tmp_path)
+    for date, rows in days.items():
+        run_day(store, date, rows)
+    members = run_global(store)
+    t0, t1, t2 = (r["tracklet_id"] for r in days["2024-05-01"])
+    before = {row["entity_id"]: row for row in store.rows("entity_timelines", "date = '2024-05-01'")}
+    # Retention drops day 1's appearances; timelines are kept for ever.
+    store.table("appearances").delete("date = '2024-05-01'")
+
+    # People say t0 and t1 are one person: t1's entity (and so day 1's membership) changes.
+    store.add_correction(correction("merge", t0, t1))
+    after = run_global(store)
+    assert after[t1] == after[t0] == members[t0] != members[t1]
+
+    day1 = {row["entity_id"]: row for row in store.rows("entity_timelines", "date = '2024-05-01'")}
+    assert sorted(day1) == sorted({after[t0], after[t2]}), "day 1 is updated, not wiped"
+    merged, kept = day1[after[t0]], day1[after[t2]]
+    assert merged["tracklet_ids"] == [t0, t1] and merged["n_appearances"] == 2
+    assert merged["first_seen"] == before[members[t0]]["first_seen"]
+    assert merged["last_seen"] == before[members[t1]]["last_seen"]
+    assert merged["thumbnail"] == before[members[t0]]["thumbnail"]
+    assert kept == before[members[t2]], "an untouched entity's day stays as it was"

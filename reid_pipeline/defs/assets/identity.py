@@ -146,10 +146,7 @@ def entities(
         return dg.MaterializeResult(metadata={"entities": 0})
     params = identity.params(_backend_of(store, daily[0]["date"]))
     corrections = interpret(store.corrections())
-    before = {
-        row["tracklet_id"]: row["entity_id"]
-        for row in store.rows("entity_members", columns=["tracklet_id", "entity_id"])
-    }
+    before = store.rows("entity_members")
     result = link_days(daily, store.table("daily_entities"), params, corrections)
     store.write_entities(result.entities, result.members, len(daily[0]["vector"]))
     store.write_review("daily_entity", None, result.review)

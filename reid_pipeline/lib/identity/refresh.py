@@ -8,24 +8,35 @@ from reid_pipeline.lib.identity.store import IdentityStore, quoted
 from reid_pipeline.lib.identity.timelines import day_timelines, sightings
 from reid_pipeline.lib.schemas import Row
 
+MEMBER_COLUMNS = ("tracklet_id", "date", "daily_entity_id", "entity_id")
 
-def changed_days(before: dict[str, str], members: Sequence[Row]) -> list[str]:
-    after = {row["tracklet_id"]: row["entity_id"] for row in members}
-    dates = {row["tracklet_id"]: row["date"] for row in members}
-    changed = {dates[t] for t in after if before.get(t) != after[t]}
-    gone = set(before) - set(after)
-    return sorted(changed | ({d for t, d in dates.items() if t in gone}))
+
+def changed_days(before: Sequence[Row], after: Sequence[Row]) -> list[str]:
+    """Days where ``entity_members`` rows differ: a tracklet that moved, arrived or vanished.
+
+    Both sides carry their own dates, so a tracklet that is gone is found on the day it was on.
+    """
+
+    def placed(rows: Sequence[Row]) -> set[tuple[str, ...]]:
+        return {tuple(str(row[c]) for c in MEMBER_COLUMNS) for row in rows}
+
+    return sorted({member[1] for member in placed(before) ^ placed(after)})
 
 
 def refresh_timelines(
     store: IdentityStore,
-    before: dict[str, str] | None,
+    before: Sequence[Row] | None,
     members: Sequence[Row] | None,
     dates: list[str] | None = None,
 ) -> list[str]:
-    """Timelines and sightings of ``dates``, or of the days where ``before`` and ``members`` differ."""
+    """Timelines and sightings of ``dates``, or of the days where the member rows ``before`` and
+    ``members`` differ.
+
+    A day's rows are rebuilt from its appearances; members whose appearances retention has deleted keep
+    what the day's stored timelines say about them (timelines are kept for ever, appearances are not).
+    """
     if dates is None:
-        dates = changed_days(before or {}, members or [])
+        dates = changed_days(before or [], members or [])
     entities = store.rows("entities")
     for date in dates:
         where = f"date = {quoted(date)}"
@@ -35,6 +46,7 @@ def refresh_timelines(
             store.rows("appearances", where),
             entities,
             store.rows("daily_entities", where, ["daily_entity_id", "needs_review"]),
+            store.rows("entity_timelines", where),
         )
         store.write_timelines(date, rows)
         store.write_sightings(date, sightings(rows))
