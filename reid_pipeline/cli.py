@@ -271,8 +271,18 @@ def cmd_eval_clustering(args: argparse.Namespace) -> int:
     truth = read_labels(Path(args.labels))
     report: dict[str, object] = {"stored": score_clustering(stored_membership(store), truth).as_dict()}
     if args.sweep:
-        backend = "imagenet-cnn" if settings.embedding.profile == "offline" else "open_clip"
-        results = sweep(store, truth, resource.params(backend), SWEEP_THRESHOLDS, SWEEP_WEIGHTS)
+        # The thresholds the pipeline used follow the stored vectors' backend; the profile only guesses it.
+        backend = store.embedding_backend() or (
+            "imagenet-cnn" if settings.embedding.profile == "offline" else "open_clip"
+        )
+        params = resource.params(backend)
+        in_force = {
+            "embedding_backend": backend,
+            "match_threshold": params.match_threshold,
+            "link_threshold": params.link_threshold,
+        }
+        report["in_force"] = in_force
+        results = sweep(store, truth, params, SWEEP_THRESHOLDS, SWEEP_WEIGHTS)
         best = max(results, key=lambda r: (r["pairwise_f1"], -abs(float(r["attribute_weight"]) - 0.2)))
         report.update(sweep=results, best=best, config=config_snippet(best))
         if args.write_config:
@@ -292,6 +302,7 @@ def cmd_eval_clustering(args: argparse.Namespace) -> int:
                 f"{r['match_threshold']:>9} {r['attribute_weight']:>6} {r['pairwise_precision']:>7}"
                 f" {r['pairwise_recall']:>7} {r['pairwise_f1']:>7} {r['bcubed_f1']:>6} {r['ari']:>6}"
             )
+        print(f"in force: match_threshold {in_force['match_threshold']} for {in_force['embedding_backend']} vectors")
         print(f"best setting:\n{report['config']}")
     return 0
 

@@ -178,3 +178,37 @@ def test_bench_identities_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "   600" in out and "  3000" in out and "extrapolated from" in out
+
+
+def test_eval_clustering_sweeps_from_the_stored_vectors_threshold(
+    data_root: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sweep starts from the threshold the pipeline used: that of the stored vectors' backend, not the profile's."""
+    from reid_pipeline.lib.evaluation import sweep as sweep_module
+    from reid_pipeline.lib.identity.params import MatchParams
+    from reid_pipeline.lib.identity.store import IdentityStore
+    from reid_pipeline_tests.lib.test_identity import World, run_day, run_global
+
+    world = World(identities=3, seed=29)
+    rows = [
+        {**world.appearance(i, "2024-05-01", "gate", 100 * i), "model": "imagenet-cnn:efficientnet-lite0"}
+        for i in range(3)
+    ]
+    store = IdentityStore(str(Path(data_root) / "lancedb"), ann_min_rows=100_000)
+    run_day(store, "2024-05-01", rows)
+    run_global(store)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("tracklet_id,identity\n" + "".join(f"{t},{i}\n" for t, i in world.truth.items()))
+    bases: list[MatchParams] = []
+
+    def recording_sweep(store: object, truth: object, base: MatchParams, *_args: object) -> list[dict[str, float]]:
+        bases.append(base)
+        return [{"match_threshold": 0.9, "attribute_weight": 0.2, "pairwise_f1": 1.0}]
+
+    monkeypatch.setattr(sweep_module, "sweep", recording_sweep)
+    args = ["eval", "clustering", "--labels", str(labels), "--sweep", "--profile", "standard"]
+    assert main([*args, "--data-root", data_root, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+
+    assert [b.match_threshold for b in bases] == [0.90], "ImageNet CNN vectors are matched at 0.90, open_clip at 0.85"
+    assert report["in_force"] == {"embedding_backend": "imagenet-cnn", "match_threshold": 0.9, "link_threshold": 0.9}

@@ -34,8 +34,7 @@ with warnings.catch_warnings():  # beta in Dagster 1.13, and exactly the mapping
 
 
 def _backend_of(store: IdentityStore, date: str) -> str:
-    rows = store.rows("appearances", f"date = {quoted(date)}", ["model"])
-    return str(rows[0]["model"]).split(":", 1)[0] if rows else "open_clip"
+    return store.embedding_backend(date) or "open_clip"
 
 
 @dg.asset(

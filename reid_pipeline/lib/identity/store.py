@@ -62,6 +62,20 @@ class IdentityStore:
         result: list[Row] = query.limit(count).to_arrow().to_pylist()
         return result
 
+    def embedding_backend(self, date: str | None = None) -> str | None:
+        """The embedding backend of the stored appearance vectors (of ``date``); None when there are none.
+
+        Matching thresholds depend on it, so whatever re-matches stored vectors (the pipeline, the
+        threshold sweep) takes it from the vectors themselves, never from the profile of the moment.
+        """
+        if not self.has("appearances"):
+            return None
+        query = self.table("appearances").search()
+        if date:
+            query = query.where(f"date = {quoted(date)}")
+        models = query.select(["model"]).limit(1).to_arrow().column("model").to_pylist()
+        return str(models[0]).split(":", 1)[0] if models else None  # model is "<backend>:<model name>"
+
     def write_day(self, name: str, schema: pa.Schema, key: str, date: str, rows: list[Row]) -> int:
         data = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
         written = self.lance.replace_partition(name, schema, key, f"date = {quoted(date)}", data)
