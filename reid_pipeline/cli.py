@@ -36,6 +36,17 @@ def _model_config_dir(settings: Settings) -> Path:
     return local_folder(settings.storage.data_root, settings.storage.local_dir) / ".model_config"
 
 
+def _configure_models(settings: Settings, detection: bool, embedding: bool) -> None:
+    """Set the model libraries' environment before they load: off the network when a section that is about
+    to load a model says ``offline = true`` or runs the offline profile (as the Dagster resources do).
+    """
+    from reid_pipeline.lib.offline import configure_model_env
+
+    sections = [s for s, used in ((settings.detection, detection), (settings.embedding, embedding)) if used]
+    offline = any(s.offline or s.profile == "offline" for s in sections)
+    configure_model_env(_model_config_dir(settings), offline)
+
+
 def _settings_from(args: argparse.Namespace, quiet: bool = False) -> Settings:
     """Settings file + environment, with command-line flags on top; ``auto`` profiles resolved once, here."""
     from reid_pipeline.lib.detection.factory import choose_profile
@@ -47,11 +58,13 @@ def _settings_from(args: argparse.Namespace, quiet: bool = False) -> Settings:
     if getattr(args, "profile", None):
         detection = detection.model_copy(update={"profile": args.profile})
         embedding = embedding.model_copy(update={"profile": args.profile})
-    for choice in (choose_profile(detection), choose_embedding_profile(embedding)):
+    # Each choice may probe the network (seconds when it is down): made once, then written into the settings.
+    detection_choice, embedding_choice = choose_profile(detection), choose_embedding_profile(embedding)
+    for choice in (detection_choice, embedding_choice):
         if choice.note and not quiet:
             print(choice.note)
-    detection = detection.model_copy(update={"profile": choose_profile(detection).profile})
-    embedding = embedding.model_copy(update={"profile": choose_embedding_profile(embedding).profile})
+    detection = detection.model_copy(update={"profile": detection_choice.profile})
+    embedding = embedding.model_copy(update={"profile": embedding_choice.profile})
     return base.model_copy(update={"storage": storage, "detection": detection, "embedding": embedding})
 
 
@@ -90,10 +103,9 @@ def cmd_bench_detect(args: argparse.Namespace) -> int:
     from reid_pipeline.lib.bench_detect import bench_detect
     from reid_pipeline.lib.detection.factory import build_detector
     from reid_pipeline.lib.detection.tracking import TrackingSpec
-    from reid_pipeline.lib.offline import configure_model_env
 
     settings = _settings_from(args)
-    configure_model_env(_model_config_dir(settings), settings.detection.profile == "offline")
+    _configure_models(settings, detection=True, embedding=False)
     detector = build_detector(settings.detection, settings.detection.profile)
     report = bench_detect(
         Path(args.source), detector, TrackingSpec.from_settings(settings.detection), settings.footage, args.seconds
@@ -118,11 +130,9 @@ def _bench_crops(args: argparse.Namespace, settings: Settings) -> list[SampleCro
     """Tracked crops of the first ``--seconds`` of ``--source``, cut with the configured detector."""
     from reid_pipeline.lib.detection.factory import build_detector
     from reid_pipeline.lib.detection.tracking import TrackingSpec
-    from reid_pipeline.lib.offline import configure_model_env
     from reid_pipeline.lib.sample_crops import tracked_crops
 
-    offline = settings.detection.profile == "offline" or settings.embedding.profile == "offline"
-    configure_model_env(_model_config_dir(settings), offline)
+    _configure_models(settings, detection=True, embedding=True)  # both models load: crops, then vectors
     detector = build_detector(settings.detection, settings.detection.profile)
     crops = tracked_crops(
         Path(args.source),
@@ -219,11 +229,10 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     elif args.query and args.gallery:
         from reid_pipeline.lib.embedding.factory import build_embedder
         from reid_pipeline.lib.embedding.types import resolve_batch_size
-        from reid_pipeline.lib.offline import configure_model_env
 
         settings = _settings_from(args)
         spec = settings.embedding
-        configure_model_env(_model_config_dir(settings), spec.profile == "offline")
+        _configure_models(settings, detection=False, embedding=True)
         embedder = build_embedder(spec, spec.profile)
         batch = resolve_batch_size(spec.batch_size, embedder)
         scores = retrieval_from_folders(

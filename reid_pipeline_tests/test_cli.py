@@ -212,3 +212,59 @@ def test_eval_clustering_sweeps_from_the_stored_vectors_threshold(
 
     assert [b.match_threshold for b in bases] == [0.90], "ImageNet CNN vectors are matched at 0.90, open_clip at 0.85"
     assert report["in_force"] == {"embedding_backend": "imagenet-cnn", "match_threshold": 0.9, "link_threshold": 0.9}
+
+
+class _Stop(Exception):
+    """Raised in place of building a model: the test only needs what happened before."""
+
+
+@pytest.mark.parametrize("bench", ["detect", "embed", "separation"])
+def test_bench_commands_keep_models_offline_when_settings_say_so(
+    data_root: str, bench: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import reid_pipeline.lib.detection.factory as detection_factory
+    import reid_pipeline.lib.offline as offline_module
+
+    monkeypatch.setenv("REID_DETECTION__OFFLINE", "true")
+    monkeypatch.setenv("REID_EMBEDDING__OFFLINE", "true")
+    asked: list[bool] = []
+    monkeypatch.setattr(offline_module, "configure_model_env", lambda _dir, offline: asked.append(offline))
+    monkeypatch.setattr(detection_factory, "build_detector", lambda *_a: (_ for _ in ()).throw(_Stop()))
+
+    with pytest.raises(_Stop):
+        main(["bench", bench, "--profile", "standard", "--data-root", data_root])
+    assert asked == [True], "offline = true forbids downloads whatever the profile"
+
+
+def test_auto_profiles_are_probed_once_each(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    import reid_pipeline.lib.detection.factory as detection_factory
+    import reid_pipeline.lib.embedding.factory as embedding_factory
+    from reid_pipeline.cli import _settings_from
+
+    for name in (
+        "REID_DETECTION__OFFLINE",
+        "REID_EMBEDDING__OFFLINE",
+        "REID_DETECTION__PROFILE",
+        "REID_EMBEDDING__PROFILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    probes: list[str] = []
+
+    def unreachable(host: str, *_args: object) -> bool:
+        probes.append(host)
+        return False
+
+    monkeypatch.setattr(detection_factory, "can_reach", unreachable)
+    monkeypatch.setattr(embedding_factory, "can_reach", unreachable)
+    monkeypatch.setattr(detection_factory, "weights_available_locally", lambda _weights: False)
+    monkeypatch.setattr(embedding_factory, "open_clip_weights_cached", lambda _model, _pretrained: False)
+
+    settings = _settings_from(argparse.Namespace(data_root=None, profile="auto"))
+
+    assert probes == [detection_factory.WEIGHTS_HOST, embedding_factory.WEIGHTS_HOST], "one probe per profile"
+    assert settings.detection.profile == settings.embedding.profile == "offline"
+    assert capsys.readouterr().out.count("offline profile") == 2, "each fallback is explained once"
