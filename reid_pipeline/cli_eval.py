@@ -41,7 +41,8 @@ def evaluate_profile(settings: Settings, profile: str, work: Path, gt: Path, sou
     truth = read_mot_truth(gt)
     scoped = settings.model_copy(
         update={
-            "storage": settings.storage.model_copy(update={"data_root": str(work)}),
+            # A scratch run: its footage goes into its own folder, never among the cameras' raw footage.
+            "storage": settings.storage.model_copy(update={"data_root": str(work), "raw_root": str(work / "raw")}),
             "detection": settings.detection.model_copy(update={"profile": profile}),
             "embedding": settings.embedding.model_copy(update={"profile": profile}),
         }
@@ -50,7 +51,7 @@ def evaluate_profile(settings: Settings, profile: str, work: Path, gt: Path, sou
     failed = [f"{r.day} {r.camera_id}: {r.error}" for r in runs if not r.success]
     if failed:
         raise ValueError(f"the {profile} demo run failed, so there is nothing to score: {failed[0]}")
-    detections = source_detections(demo_detections(str(work)), clip_index(work / "raw"))
+    detections = source_detections(demo_detections(str(work)), clip_index(Path(scoped.storage.raw_root)))
     store = IdentityResource(**scoped.identity.model_dump()).store(str(work))
     predicted = {r["tracklet_id"]: r["entity_id"] for r in store.rows("entity_members")}
     matched = match_detections(detections, truth, iou)
@@ -66,8 +67,15 @@ def evaluate_profile(settings: Settings, profile: str, work: Path, gt: Path, sou
 
 
 def cmd_eval_pipeline(args: argparse.Namespace, settings: Settings) -> int:
+    from reid_pipeline.lib.storage import local_folder
+
     requested = [args.profile] if args.profile in PROFILES else list(PROFILES)
-    work_root = Path(args.work_dir) if args.work_dir else Path(settings.storage.data_root) / "eval"
+    # The runs need local footage and state, so their default home is local even for an object-store data root.
+    work_root = (
+        Path(args.work_dir)
+        if args.work_dir
+        else local_folder(settings.storage.data_root, settings.storage.local_dir) / "eval"
+    )
     reports = []
     for profile in requested:
         missing = _standard_missing(settings) if profile == "standard" else None
@@ -121,7 +129,10 @@ def add_parser(
     )
     parser.add_argument("--labels", required=True, help="MOTChallenge ground truth of vtest.avi (review mot)")
     parser.add_argument("--source", default=str(VTEST_PATH), help="the video the ground truth describes")
-    parser.add_argument("--work-dir", help="where each profile's run goes (default: <data root>/eval)")
+    parser.add_argument(
+        "--work-dir",
+        help="where each profile's run goes (default: <local folder>/eval, i.e. <data root>/eval when local)",
+    )
     parser.add_argument("--iou", type=float, default=0.5, help="IoU for a box to match ground truth (default 0.5)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run(cmd_eval_pipeline))

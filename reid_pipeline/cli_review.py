@@ -49,11 +49,11 @@ def cmd_mot(args: argparse.Namespace, settings: Settings) -> int:
         read_tracklet_labels,
         source_detections,
     )
+    from reid_pipeline.lib.storage import raw_footage_root
 
     labels = read_tracklet_labels(Path(args.labels))
-    detections = source_detections(
-        demo_detections(settings.storage.data_root), clip_index(Path(settings.storage.data_root) / "raw")
-    )
+    raw_root = raw_footage_root(settings.storage.data_root, settings.storage.raw_root)  # where the demo laid it out
+    detections = source_detections(demo_detections(settings.storage.data_root), clip_index(raw_root))
     lines = mot_ground_truth(detections, labels)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -268,3 +268,26 @@ def test_auto_profiles_are_probed_once_each(
     assert probes == [detection_factory.WEIGHTS_HOST, embedding_factory.WEIGHTS_HOST], "one probe per profile"
     assert settings.detection.profile == settings.embedding.profile == "offline"
     assert capsys.readouterr().out.count("offline profile") == 2, "each fallback is explained once"
+
+
+def test_review_mot_finds_the_demo_clips_under_the_raw_root(
+    data_root: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+
+    import reid_pipeline.lib.evaluation.ground_truth as ground_truth
+
+    roots: list[Path] = []
+    monkeypatch.setattr(
+        ground_truth, "demo_detections", lambda _data_root: pa.table({"detection_id": pa.array([], pa.string())})
+    )
+    monkeypatch.setattr(ground_truth, "clip_index", lambda raw_root: roots.append(raw_root) or {})
+    monkeypatch.setenv("REID_STORAGE__RAW_ROOT", str(tmp_path / "cameras"))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("tracklet_id,label\n")
+
+    assert (
+        main(["review", "mot", "--labels", str(labels), "--out", str(tmp_path / "gt.txt"), "--data-root", data_root])
+        == 0
+    )
+    assert roots == [tmp_path / "cameras"], "the footage is where storage.raw_root says, not under the data root"

@@ -45,3 +45,34 @@ def test_eval_pipeline_scores_the_offline_profile_and_the_labels_reproduce_the_g
     labels = LABELS / "tracklets.csv"
     assert main(["review", "mot", "--labels", str(labels), "--out", str(rebuilt), "--data-root", str(run_root)]) == 0
     assert rebuilt.read_text() == gt.read_text()
+
+
+class _Stop(Exception):
+    """Raised in place of running the demo: the test only needs the settings it would run with."""
+
+
+def test_eval_pipeline_runs_in_a_local_work_folder_with_its_own_footage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import reid_pipeline.defs.launch as launch
+    from reid_pipeline.lib.storage import raw_footage_root
+    from reid_pipeline.settings import Settings
+
+    runs: list[Settings] = []
+
+    def record(settings: Settings, *_args: object, **_kwargs: object) -> None:
+        runs.append(settings)
+        raise _Stop
+
+    monkeypatch.setattr(launch, "run_demo_days", record)
+    monkeypatch.setenv("REID_STORAGE__RAW_ROOT", str(tmp_path / "cameras"))
+    monkeypatch.setenv("REID_STORAGE__LOCAL_DIR", str(tmp_path / "local"))
+    args = ["eval", "pipeline", "--labels", str(LABELS / "vtest_gt.txt"), "--profile", "offline"]
+    with pytest.raises(_Stop):
+        main([*args, "--data-root", "s3://bucket/reid"])
+
+    (scoped,) = runs
+    work = tmp_path / "local" / "eval" / "pipeline-offline"
+    assert scoped.storage.data_root == str(work), "an object-store data root is no local work folder"
+    # The scratch run lays out and reads its footage in its own folder, not in the cameras' raw root.
+    assert raw_footage_root(scoped.storage.data_root, scoped.storage.raw_root) == work / "raw"
