@@ -8,6 +8,7 @@ from reid_pipeline.defs.checks import CHECKS
 from reid_pipeline.defs.io_manager import ParquetIOManager
 from reid_pipeline.defs.jobs import CAMERA_DAY_ASSETS, IDENTITY_ASSETS, build_camera_day_job, build_identity_job
 from reid_pipeline.defs.operations import build_nightly_schedule, build_retention_schedule, retention_job
+from reid_pipeline.defs.partitions import Calendar
 from reid_pipeline.defs.resources import (
     CropResource,
     DescriberResource,
@@ -45,13 +46,17 @@ def build_resources(settings: Settings) -> dict[str, object]:
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     ops = settings.operations
+    calendar = Calendar.starting(settings.footage.start_date)
     camera_day_job = build_camera_day_job(ops.max_retries)
     identity_job = build_identity_job(ops.max_retries)
     return dg.Definitions(
-        assets=[*CAMERA_DAY_ASSETS, *IDENTITY_ASSETS],
-        asset_checks=CHECKS,
+        assets=calendar.place([*CAMERA_DAY_ASSETS, *IDENTITY_ASSETS]),
+        asset_checks=calendar.place(CHECKS),
         jobs=[camera_day_job, identity_job, retention_job],
-        sensors=[build_footage_sensor(camera_day_job), build_identity_sensor(camera_day_job, identity_job)],
+        sensors=[
+            build_footage_sensor(camera_day_job, day_partitions=calendar.days),
+            build_identity_sensor(camera_day_job, identity_job),
+        ],
         schedules=[build_nightly_schedule(camera_day_job, ops), build_retention_schedule(ops)],
         resources=build_resources(settings),
     )

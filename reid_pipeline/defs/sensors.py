@@ -10,8 +10,12 @@ from reid_pipeline.defs.resources import StorageResource
 from reid_pipeline.lib.footage import camera_day_dir, file_fingerprint, list_camera_days
 
 
-def build_footage_sensor(job: dg.JobDefinition | Any, interval_s: int = 60) -> dg.SensorDefinition:
+def build_footage_sensor(
+    job: dg.JobDefinition | Any, interval_s: int = 60, day_partitions: dg.PartitionsDefinition = days
+) -> dg.SensorDefinition:
     """A sensor that registers new cameras and requests ``job`` for every camera-day whose files changed.
+
+    Footage of a day outside ``day_partitions`` (before the start date, in the future) is skipped.
 
     The cursor maps each camera-day to a fingerprint of its files (names, sizes, mtimes). A run is
     requested only when a fingerprint is new; the run key carries the fingerprint, so a sensor tick
@@ -29,7 +33,7 @@ def build_footage_sensor(job: dg.JobDefinition | Any, interval_s: int = 60) -> d
         """Registers new cameras and requests runs for new or changed camera-days of raw footage."""
         seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
         known_cameras = set(context.instance.get_dynamic_partitions(cameras.name))  # type: ignore[arg-type]
-        valid_days = set(days.get_partition_keys(dynamic_partitions_store=context.instance))
+        valid_days = set(day_partitions.get_partition_keys(dynamic_partitions_store=context.instance))
         new_cameras: set[str] = set()
         requests = []
         for day, camera_ids in list_camera_days(storage.raw_root).items():
