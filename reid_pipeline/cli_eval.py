@@ -1,4 +1,9 @@
-"""``reid-pipeline eval pipeline``: run the demo per profile and score its identities against ground truth."""
+"""``reid-pipeline eval pipeline | detection | tracker``: quality against hand-labelled ground truth.
+
+- ``pipeline``: run the demo per profile and score its identities;
+- ``detection``: precision, recall, AP and speed of each detector backend on the labelled frames;
+- ``tracker``: tracker-only IDF1 over sample rates, trackers, buffers and stitching, to choose defaults.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from reid_pipeline.lib.detection.types import Detector
     from reid_pipeline.settings import Settings
 
 PROFILES = ("offline", "standard")
@@ -116,6 +122,111 @@ def _print_report(report: dict) -> None:
         )
 
 
+DETECTION_BACKENDS = ("ssd", "hog", "yolo")
+AP_FLOOR = 0.05  # detectors report down to this score so the precision-recall curve is whole
+
+
+def build_eval_detector(settings: Settings, backend: str) -> tuple[Detector | None, float, str]:
+    """``(detector reporting down to AP_FLOOR, its operating threshold, why it was skipped)``."""
+    from reid_pipeline.lib.detection.hog import HogPersonDetector
+    from reid_pipeline.lib.detection.ssd import SsdDetector
+    from reid_pipeline.lib.detection.yolo import YoloDetector, weights_available_locally
+
+    spec = settings.detection
+    if backend == "ssd":
+        ssd = SsdDetector({"person": AP_FLOOR}, graph=spec.ssd_graph, config=spec.ssd_config)
+        return ssd, spec.ssd_min_scores.get("person", spec.confidence), ""
+    if backend == "hog":
+        return HogPersonDetector(confidence=AP_FLOOR, win_stride=spec.hog_win_stride), spec.confidence, ""
+    if backend == "yolo":
+        if spec.offline and not weights_available_locally(spec.yolo_weights):
+            return None, spec.confidence, f"YOLO weights {spec.yolo_weights!r} are not on disk and downloads are off"
+        if _standard_missing(settings) and not weights_available_locally(spec.yolo_weights):
+            return None, spec.confidence, f"YOLO weights {spec.yolo_weights!r} are neither present nor downloadable"
+        detector = YoloDetector(spec.yolo_weights, [0], confidence=AP_FLOOR, imgsz=spec.imgsz, device=spec.device)
+        return detector, spec.confidence, ""
+    raise ValueError(f"unknown backend {backend!r}: choose from {', '.join(DETECTION_BACKENDS)}")
+
+
+def cmd_eval_detection(args: argparse.Namespace, settings: Settings) -> int:
+    from reid_pipeline.lib.evaluation.detection_eval import score_detector
+    from reid_pipeline.lib.evaluation.labelling import read_frames
+    from reid_pipeline.lib.evaluation.pipeline_eval import read_mot_truth
+
+    truth = read_mot_truth(Path(args.labels))
+    images = read_frames(Path(args.source), sorted(truth))
+    reports: list[dict[str, object]] = []
+    for backend in args.backend or DETECTION_BACKENDS:
+        detector, threshold, skipped = build_eval_detector(settings, backend)
+        if detector is None:
+            reports.append({"backend": backend, "skipped": skipped})
+            continue
+        scores = score_detector(detector, images, truth, threshold, args.iou, settings.footage.batch_size)
+        reports.append({"backend": backend, **scores.as_dict()})
+    if args.json:
+        print(json.dumps(reports, indent=2))
+        return 0
+    people = sum(1 for boxes in truth.values() for t in boxes if t.person > 0)
+    print(f"{len(images)} labelled frames, {people} people boxes; IoU {args.iou}")
+    print(
+        f"{'backend':<8} {'threshold':>9} {'precision':>9} {'recall':>7} {'AP50':>6} {'TP':>5} {'FP':>5} {'ms/frame':>8}"
+    )
+    for r in reports:
+        if "skipped" in r:
+            print(f"{r['backend']:<8} skipped: {r['skipped']}")
+            continue
+        print(
+            f"{r['backend']:<8} {r['operating_threshold']:>9} {r['precision']:>9} {r['recall']:>7} {r['ap50']:>6} "
+            f"{r['true_positives']:>5} {r['false_positives']:>5} {r['ms_per_frame']:>8}"
+        )
+    return 0
+
+
+def _floats(text: str) -> list[float]:
+    return [float(v) for v in text.split(",") if v.strip()]
+
+
+def cmd_eval_tracker(args: argparse.Namespace, settings: Settings) -> int:
+    from itertools import product
+
+    from reid_pipeline.lib.detection.factory import build_offline_detector
+    from reid_pipeline.lib.evaluation.pipeline_eval import read_mot_truth
+    from reid_pipeline.lib.evaluation.tracker_eval import TrackerConfig, detect_sampled, score_tracking
+
+    truth = read_mot_truth(Path(args.labels))
+    detector = build_offline_detector(settings.detection, args.detector)
+    source = Path(args.source)
+    reports = []
+    for fps in _floats(args.fps):
+        sampled = detect_sampled(source, detector, fps, anchor=min(truth), batch_size=settings.footage.batch_size)
+        video_seconds = max(truth) / 10.0
+        grid = product(
+            args.tracker.split(","), _floats(args.buffer_s), _floats(args.stitch_gap_s), _floats(args.match_buffer)
+        )
+        for tracker, buffer_s, gap, match_buffer in grid:
+            config = TrackerConfig(fps, tracker, buffer_s, gap, match_buffer)
+            scores = score_tracking(source, sampled, config, truth, detector.min_score, video_seconds, args.iou)
+            reports.append(scores.as_dict())
+            if not args.json:
+                _print_tracker_row(scores.as_dict(), header=len(reports) == 1)
+    if args.json:
+        print(json.dumps(reports, indent=2))
+    return 0
+
+
+def _print_tracker_row(r: dict[str, object], header: bool) -> None:
+    if header:
+        print(
+            f"{'fps':>4} {'tracker':<9} {'buffer s':>8} {'stitch s':>8} {'match buf':>9} {'IDF1':>6} {'IDP':>6} {'IDR':>6} "
+            f"{'switches':>8} {'tracks':>6} {'per person':>10} {'detect ms/s':>11} {'track ms/s':>10}"
+        )
+    print(
+        f"{r['fps']:>4} {r['tracker']:<9} {r['buffer_s']:>8} {r['stitch_gap_s']:>8} {r['match_buffer']:>9} {r['idf1']:>6} {r['idp']:>6} "
+        f"{r['idr']:>6} {r['id_switches']:>8} {r['tracks']:>6} {r['fragments_per_person']:>10} "
+        f"{r['detect_ms_per_video_s']:>11} {r['track_ms_per_video_s']:>10}"
+    )
+
+
 def add_parser(
     eval_sub: argparse._SubParsersAction,
     common: argparse.ArgumentParser,
@@ -136,3 +247,31 @@ def add_parser(
     parser.add_argument("--iou", type=float, default=0.5, help="IoU for a box to match ground truth (default 0.5)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run(cmd_eval_pipeline))
+    detection = eval_sub.add_parser(
+        "detection", parents=[common], help="precision, recall, AP50 and ms/frame per detector on labelled frames"
+    )
+    detection.add_argument("--labels", required=True, help="MOTChallenge ground truth of the video (people)")
+    detection.add_argument("--source", default=str(VTEST_PATH), help="the video the ground truth describes")
+    detection.add_argument(
+        "--backend",
+        action="append",
+        choices=DETECTION_BACKENDS,
+        help="repeatable; default: all (yolo when its weights are there)",
+    )
+    detection.add_argument("--iou", type=float, default=0.5, help="IoU for a box to match ground truth (default 0.5)")
+    detection.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    detection.set_defaults(func=run(cmd_eval_detection))
+    tracker = eval_sub.add_parser(
+        "tracker", parents=[common], help="tracker-only IDF1 over sample rates, trackers, buffers and stitching"
+    )
+    tracker.add_argument("--labels", required=True, help="MOTChallenge ground truth of the video (people)")
+    tracker.add_argument("--source", default=str(VTEST_PATH), help="the video the ground truth describes")
+    tracker.add_argument("--detector", default="ssd", choices=("ssd", "hog"), help="offline detector to track")
+    tracker.add_argument("--fps", default="2,5,10", help="sample rates, comma-separated")
+    tracker.add_argument("--tracker", default="bytetrack,botsort", help="trackers, comma-separated")
+    tracker.add_argument("--buffer-s", default="1,3,6", help="track buffers in seconds, comma-separated")
+    tracker.add_argument("--stitch-gap-s", default="0,4", help="stitching gaps in seconds (0 = off), comma-separated")
+    tracker.add_argument("--match-buffer", default="0,0.5,1", help="buffered-IoU scales, comma-separated")
+    tracker.add_argument("--iou", type=float, default=0.5, help="IoU for a box to match ground truth (default 0.5)")
+    tracker.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    tracker.set_defaults(func=run(cmd_eval_tracker))

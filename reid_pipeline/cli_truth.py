@@ -126,6 +126,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Join separately labelled stretches (part_*.txt) into one ground truth, people numbered throughout."""
+    from reid_pipeline.lib.evaluation.labelling import merge_parts, read_identities, read_labels, write_labels
+
+    parts = sorted(Path(args.parts).glob("part_*.txt"))
+    if not parts:
+        raise FileNotFoundError(f"no part_*.txt label files in {args.parts}")
+    merged = merge_parts([read_labels(p) for p in parts], read_identities(Path(args.identities)))
+    write_labels(Path(args.out), merged)
+    people = len({b.person for b in merged})
+    print(f"{args.out}: {len(merged)} boxes of {people} people from {len(parts)} parts")
+    return 0
+
+
 def add_truth_parser(verbs: argparse._SubParsersAction) -> None:
     """Register ``review truth``: these tools need no settings, only the video and the label file."""
     truth = verbs.add_parser("truth", help="make and check hand-labelled ground truth (MOTChallenge boxes)")
@@ -158,6 +172,11 @@ def add_truth_parser(verbs: argparse._SubParsersAction) -> None:
     strips = step("strips", "one strip of crops per person, in frame order")
     strips.add_argument("--out", required=True, help="folder for person_NNN.png")
     strips.set_defaults(func=cmd_strips)
+    merge = steps.add_parser("merge", help="join labelled stretches into one ground truth, people numbered throughout")
+    merge.add_argument("--parts", required=True, help="folder of part_*.txt label files")
+    merge.add_argument("--identities", required=True, help="CSV part_id,person[,label]: which part ids are one person")
+    merge.add_argument("--out", required=True, help="MOTChallenge ground truth to write")
+    merge.set_defaults(func=cmd_merge)
     check = step("check", "boxes off the frame, ids used twice, frames without boxes")
     check.add_argument("--frames", default="6:786:10", help=FRAMES_HELP)
     check.set_defaults(func=cmd_check)

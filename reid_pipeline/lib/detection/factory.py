@@ -61,7 +61,9 @@ def build_detector(spec: DetectionSettings, profile: str) -> Detector:
 def build_offline_detector(spec: DetectionSettings, name: str) -> Detector:
     """The offline profile's detector ``name`` ('ssd' or 'hog'), limited to ``spec.entity_types``."""
     if name == "ssd":
-        scores: dict[str, float] = {etype: spec.ssd_min_scores.get(etype, spec.confidence) for etype in spec.entity_types}
+        scores: dict[str, float] = {
+            etype: spec.ssd_min_scores.get(etype, spec.confidence) for etype in spec.entity_types
+        }
         return SsdDetector(scores, graph=spec.ssd_graph, config=spec.ssd_config)
     if name == "hog":
         if "person" not in spec.entity_types:

@@ -74,9 +74,7 @@ def colour_signature(image: np.ndarray, xyxy: Sequence[float]) -> np.ndarray:
     hsv = cv2.cvtColor(image[y1:y2, x1:x2], cv2.COLOR_BGR2HSV)
     middle = hsv.shape[0] // 2
     halves = [hsv[:middle], hsv[middle:]]
-    parts = [
-        cv2.calcHist([half], [0, 1], None, [HUE_BINS, SAT_BINS], [0, 180, 0, 256]).reshape(-1) for half in halves
-    ]
+    parts = [cv2.calcHist([half], [0, 1], None, [HUE_BINS, SAT_BINS], [0, 180, 0, 256]).reshape(-1) for half in halves]
     joined = np.sqrt(np.concatenate(parts)).astype(np.float32)
     norm = float(np.linalg.norm(joined))
     return joined / norm if norm > 0 else signature

@@ -1,7 +1,13 @@
 """Multi-object tracking with ultralytics' ByteTrack / BoT-SORT, fed by any detector.
 
 Detection and tracking are separate steps so that frames can be detected in batches (the tracker
-itself must see frames in order) and so the offline HOG detector gets the same tracker as YOLO.
+itself must see frames in order) and so the offline detectors get the same tracker as YOLO.
+
+Boxes are associated on a buffered copy (each side pushed out by ``match_buffer`` times the box's
+width or height; Yang et al., "Hard to Track Objects with Irregular Motions and Similar Appearances?
+Make It Easier by Buffering the Matching Space", WACV 2023). At a few frames per second a walker's
+tight box no longer overlaps its previous position, so plain IoU starts a new track at every step;
+the buffered boxes still overlap. The boxes reported are always the detector's own.
 """
 
 from __future__ import annotations
@@ -21,10 +27,20 @@ class TrackingSpec:
 
     name: str = "bytetrack"
     buffer_s: float = 3.0
+    match_buffer: float = 0.0
 
     @classmethod
     def from_settings(cls, spec: DetectionSettings) -> TrackingSpec:
-        return cls(spec.tracker, spec.track_buffer_s)
+        return cls(spec.tracker, spec.track_buffer_s, spec.track_match_buffer)
+
+
+def buffered(xyxy: np.ndarray, scale: float) -> np.ndarray:
+    """Boxes grown on every side by ``scale`` times their width (left, right) and height (top, bottom)."""
+    if scale <= 0 or len(xyxy) == 0:
+        return xyxy
+    size = xyxy[:, 2:] - xyxy[:, :2]
+    grow = np.concatenate([size, size], axis=1) * scale
+    return xyxy + grow * np.array([-1, -1, 1, 1], dtype=xyxy.dtype)
 
 
 class _TrackerInput:
@@ -51,7 +67,9 @@ class _TrackerInput:
 class Tracker:
     """Associates per-frame detections into tracks; build a new one for every file."""
 
-    def __init__(self, name: str, sample_fps: float, buffer_s: float = 3.0, min_score: float = 0.1) -> None:
+    def __init__(
+        self, name: str, sample_fps: float, buffer_s: float = 3.0, min_score: float = 0.1, match_buffer: float = 0.0
+    ) -> None:
         from ultralytics.trackers.track import TRACKER_MAP
         from ultralytics.utils import YAML, IterableSimpleNamespace
         from ultralytics.utils.checks import check_yaml
@@ -69,10 +87,12 @@ class Tracker:
             cfg.with_reid = False
             cfg.gmc_method = "none"  # fixed cameras: global motion compensation costs time and buys nothing
         self._tracker: Any = TRACKER_MAP[name](args=cfg)
+        self.match_buffer = match_buffer
 
     def update(self, detections: Detections, image: np.ndarray) -> list[Tracked]:
         """Tracks confirmed in this frame, each tied back to its detection's box, score and class."""
-        rows = self._tracker.update(_TrackerInput(detections.xyxy, detections.scores, detections.class_ids), image)
+        boxes = buffered(detections.xyxy, self.match_buffer)
+        rows = self._tracker.update(_TrackerInput(boxes, detections.scores, detections.class_ids), image)
         tracked = []
         for row in rows:
             # Report the detector's own box (idx points back to it), not the Kalman-smoothed one.

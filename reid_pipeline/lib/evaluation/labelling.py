@@ -80,6 +80,45 @@ def write_labels(path: Path, boxes: Iterable[LabelBox]) -> Path:
     return path
 
 
+def read_identities(path: Path) -> dict[int, int]:
+    """``part id -> person`` from a CSV with columns ``part_id`` and ``person``."""
+    import csv
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: write part_id,person[,label] lines")
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if rows and not {"part_id", "person"} <= set(rows[0]):
+        raise ValueError(f"{path} needs columns part_id and person")
+    mapping: dict[int, int] = {}
+    for row in rows:
+        part, person = int(row["part_id"]), int(row["person"])
+        if mapping.setdefault(part, person) != person:
+            raise ValueError(f"{path}: part id {part} is mapped to two people")
+    return mapping
+
+
+def merge_parts(parts: Sequence[Sequence[LabelBox]], identities: Mapping[int, int]) -> list[LabelBox]:
+    """Boxes of separately labelled stretches under one numbering of people over the whole video.
+
+    Each stretch numbers its people in its own range; ``identities`` says which part ids are the
+    same person. An unmapped id is an error: nobody may silently become a person of their own.
+    """
+    merged = []
+    for boxes in parts:
+        for b in boxes:
+            if b.person not in identities:
+                raise ValueError(f"frame {b.frame}: part id {b.person} has no person in the identities file")
+            merged.append(LabelBox(b.frame, identities[b.person], b.x, b.y, b.w, b.h, b.conf))
+    frames_seen: dict[tuple[int, int], int] = {}
+    for b in merged:
+        key = (b.frame, b.person)
+        frames_seen[key] = frames_seen.get(key, 0) + 1
+        if frames_seen[key] > 1:
+            raise ValueError(f"frame {b.frame}: person {b.person} has two boxes after merging the parts")
+    return merged
+
+
 def check_labels(boxes: Sequence[LabelBox], frames: Sequence[int], width: int, height: int) -> list[str]:
     """Problems a labeller must fix: boxes off the frame or outside the labelled frames, ids used twice."""
     problems = []
@@ -100,7 +139,7 @@ def check_labels(boxes: Sequence[LabelBox], frames: Sequence[int], width: int, h
     return problems
 
 
-def _iter_frames(video: Path) -> Iterator[np.ndarray]:
+def iter_frames(video: Path) -> Iterator[np.ndarray]:
     capture = cv2.VideoCapture(str(video))
     if not capture.isOpened():
         raise FileNotFoundError(f"cannot open {video}: is it a video file OpenCV can decode?")
@@ -119,7 +158,7 @@ def read_frames(video: Path, frames: Iterable[int]) -> dict[int, np.ndarray]:
     wanted = set(frames)
     images: dict[int, np.ndarray] = {}
     count = 0
-    for count, image in enumerate(_iter_frames(video), start=1):
+    for count, image in enumerate(iter_frames(video), start=1):
         if count in wanted:
             images[count] = image
         if len(images) == len(wanted):
@@ -143,7 +182,7 @@ def motion_proposals(video: Path, frames: Iterable[int], min_area: int = 120) ->
     boxes: list[LabelBox] = []
     # Two passes: the first only learns the background, so early frames get proposals as good as late ones.
     for learning in (True, False):
-        for number, image in enumerate(_iter_frames(video), start=1):
+        for number, image in enumerate(iter_frames(video), start=1):
             mask = subtractor.apply(image)
             if learning or number not in wanted:
                 continue

@@ -41,7 +41,7 @@ def read_mot_truth(path: Path) -> dict[int, list[TruthBox]]:
         raise FileNotFoundError(f"{path} does not exist: pass the MOTChallenge ground truth of vtest.avi")
     frames: dict[int, list[TruthBox]] = defaultdict(list)
     for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
+        if not line.strip() or line.lstrip().startswith("#"):
             continue
         fields = line.split(",")
         try:

@@ -1,0 +1,228 @@
+"""``eval tracker``: tracker-only identity quality over sample rates, trackers, buffers and stitching.
+
+The detector runs once per sample rate, on frames aligned with the labelled ones (so every
+labelled frame is detected whatever the rate); each tracker configuration then replays those
+detections. Scores, on the labelled frames only:
+
+- IDF1 / IDP / IDR and ID switches (py-motmetrics) of person tracks against the ground truth;
+- fragments per person: how many distinct track ids cover each labelled person (1 is perfect);
+- cost: detector milliseconds per second of video at that rate, and tracking + stitching time.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from reid_pipeline.lib.detection.stitching import StitchSpec, build_fragments, colour_signature, stitch
+from reid_pipeline.lib.detection.tracking import Tracker, TrackingSpec
+from reid_pipeline.lib.detection.types import Detections, Detector
+from reid_pipeline.lib.evaluation.detection_eval import box_iou, truth_xyxy
+from reid_pipeline.lib.evaluation.labelling import iter_frames
+from reid_pipeline.lib.evaluation.pipeline_eval import TruthBox
+from reid_pipeline.lib.evaluation.tracking import evaluate_tracking
+
+SOURCE_FPS = 10.0
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    fps: float
+    tracker: str
+    buffer_s: float
+    stitch_gap_s: float  # 0 = no stitching
+    match_buffer: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrackerScores:
+    fps: float
+    tracker: str
+    buffer_s: float
+    stitch_gap_s: float
+    match_buffer: float
+    idf1: float
+    idp: float
+    idr: float
+    id_switches: int
+    tracks: int
+    fragments_per_person: float
+    detect_ms_per_video_s: float
+    track_ms_per_video_s: float
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class SampledDetections:
+    """Person detections on the frames a sample rate takes, and what detecting them cost."""
+
+    step: int
+    frames: dict[int, Detections]
+    seconds: float
+
+
+def sampled_frames(total: int, step: int, anchor: int) -> list[int]:
+    """1-based frames ``anchor + k * step`` (k may be negative) within 1..total."""
+    return [f for f in range(1, total + 1) if (f - anchor) % step == 0]
+
+
+def detect_sampled(
+    video: Path, detector: Detector, fps: float, anchor: int, batch_size: int = 8, person_class: int = 0
+) -> SampledDetections:
+    step = max(1, round(SOURCE_FPS / fps))
+    found: dict[int, Detections] = {}
+    batch: list[tuple[int, np.ndarray]] = []
+    seconds = 0.0
+
+    def flush() -> None:
+        nonlocal seconds
+        started = time.perf_counter()
+        results = detector.detect([image for _, image in batch])
+        seconds += time.perf_counter() - started
+        for (frame, _), result in zip(batch, results, strict=True):
+            found[frame] = result.subset(result.class_ids == person_class)
+        batch.clear()
+
+    for number, image in enumerate(iter_frames(video), start=1):
+        if (number - anchor) % step == 0:
+            batch.append((number, image))
+            if len(batch) == batch_size:
+                flush()
+    if batch:
+        flush()
+    return SampledDetections(step, found, seconds)
+
+
+def _frames_with_images(video: Path, wanted: set[int]) -> Iterator[tuple[int, np.ndarray]]:
+    for number, image in enumerate(iter_frames(video), start=1):
+        if number in wanted:
+            yield number, image
+
+
+def run_tracker(
+    video: Path, sampled: SampledDetections, config: TrackerConfig, min_score: float
+) -> tuple[list[tuple[int, int, np.ndarray]], float]:
+    """``[(frame, track id, xyxy)]`` of person tracks (stitched when asked) and the seconds it took."""
+    spec = TrackingSpec(config.tracker, config.buffer_s, config.match_buffer)
+    tracker = Tracker(
+        spec.name,
+        SOURCE_FPS / sampled.step,
+        buffer_s=spec.buffer_s,
+        min_score=min_score,
+        match_buffer=spec.match_buffer,
+    )
+    rows: list[tuple[int, int, np.ndarray]] = []
+    signatures: list[np.ndarray] = []
+    spent = 0.0
+    for frame, image in _frames_with_images(video, set(sampled.frames)):
+        started = time.perf_counter()
+        for t in tracker.update(sampled.frames[frame], image):
+            rows.append((frame, t.track_id, np.array(t.xyxy)))
+            signatures.append(colour_signature(image, t.xyxy))
+        spent += time.perf_counter() - started
+    if config.stitch_gap_s > 0 and rows:
+        started = time.perf_counter()
+        fragments = build_fragments(
+            [r[1] for r in rows],
+            ["person"] * len(rows),
+            [(r[0] - 1) / SOURCE_FPS for r in rows],
+            [r[2].tolist() for r in rows],
+            signatures,
+        )
+        root = stitch(fragments, StitchSpec(max_gap_s=config.stitch_gap_s))
+        rows = [(frame, root[track], box) for frame, track, box in rows]
+        spent += time.perf_counter() - started
+    return rows, spent
+
+
+def fragments_per_person(
+    rows: Sequence[tuple[int, int, np.ndarray]], truth: Mapping[int, Sequence[TruthBox]], iou: float
+) -> float:
+    """Mean number of distinct track ids matched (Hungarian, IoU >= ``iou``) to each labelled person."""
+    by_frame: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
+    for frame, track, box in rows:
+        by_frame[frame].append((track, box))
+    tracks_of: dict[int, set[int]] = defaultdict(set)
+    for frame, boxes in truth.items():
+        found = by_frame.get(frame, [])
+        if not found or not boxes:
+            continue
+        overlap = box_iou(np.array([b for _, b in found]), truth_xyxy(boxes))
+        for r, c in zip(*linear_sum_assignment(-overlap), strict=True):
+            if overlap[r, c] >= iou and boxes[c].person > 0:
+                tracks_of[boxes[c].person].add(found[r][0])
+    return round(float(np.mean([len(t) for t in tracks_of.values()])), 2) if tracks_of else 0.0
+
+
+def drop_ignored(
+    rows: Sequence[tuple[int, int, np.ndarray]], truth: Mapping[int, Sequence[TruthBox]], iou: float
+) -> list[tuple[int, int, np.ndarray]]:
+    """Rows on labelled frames, less those on people the ground truth ignores (``conf = 0``)."""
+    by_frame: dict[int, list[tuple[int, int, np.ndarray]]] = defaultdict(list)
+    for row in rows:
+        if row[0] in truth:
+            by_frame[row[0]].append(row)
+    kept = []
+    for frame, found in sorted(by_frame.items()):
+        boxes = truth[frame]
+        overlap = box_iou(np.array([r[2] for r in found]), truth_xyxy(boxes))
+        ignored = set()
+        if len(boxes):
+            for r, c in zip(*linear_sum_assignment(-overlap), strict=True):
+                if overlap[r, c] >= iou and boxes[c].person == 0:
+                    ignored.add(int(r))
+        kept += [row for i, row in enumerate(found) if i not in ignored]
+    return kept
+
+
+def score_tracking(
+    video: Path,
+    sampled: SampledDetections,
+    config: TrackerConfig,
+    truth: Mapping[int, Sequence[TruthBox]],
+    min_score: float,
+    video_seconds: float,
+    iou: float = 0.5,
+) -> TrackerScores:
+    rows, spent = run_tracker(video, sampled, config, min_score)
+    on_truth = drop_ignored(rows, truth, iou)
+    with tempfile.TemporaryDirectory() as folder:
+        gt_path, pred_path = Path(folder) / "gt.txt", Path(folder) / "pred.txt"
+        gt_path.write_text(
+            "".join(
+                f"{f},{t.person},{t.box.x},{t.box.y},{t.box.w},{t.box.h},{int(t.person > 0)},-1,-1,-1\n"
+                for f, boxes in sorted(truth.items())
+                for t in boxes
+            )
+        )
+        pred_path.write_text(
+            "".join(
+                f"{f},{track},{b[0]:.1f},{b[1]:.1f},{b[2] - b[0]:.1f},{b[3] - b[1]:.1f},1,-1,-1,-1\n"
+                for f, track, b in on_truth
+            )
+        )
+        metrics = evaluate_tracking(gt_path, pred_path, iou)
+    return TrackerScores(
+        fps=config.fps,
+        tracker=config.tracker,
+        buffer_s=config.buffer_s,
+        stitch_gap_s=config.stitch_gap_s,
+        match_buffer=config.match_buffer,
+        idf1=float(metrics["idf1"]),
+        idp=float(metrics["idp"]),
+        idr=float(metrics["idr"]),
+        id_switches=int(metrics["num_switches"]),
+        tracks=len({track for _, track, _ in on_truth}),
+        fragments_per_person=fragments_per_person(on_truth, truth, iou),
+        detect_ms_per_video_s=round(1000 * sampled.seconds / video_seconds, 1),
+        track_ms_per_video_s=round(1000 * spent / video_seconds, 1),
+    )
