@@ -107,3 +107,24 @@ def test_tracker_keeps_identity_of_a_moving_box(name: str) -> None:
 def test_tracker_rejects_unknown_name() -> None:
     with pytest.raises(ValueError, match="unknown tracker"):
         Tracker("sort", sample_fps=2.0)
+
+
+def test_buffered_matching_keeps_a_fast_walker_on_one_track() -> None:
+    """At a low sample rate a tight box moves past its own width between frames: plain IoU loses it."""
+    image = np.zeros((300, 800, 3), np.uint8)
+
+    def track_ids(match_buffer: float) -> list[int]:
+        tracker = Tracker("bytetrack", sample_fps=2.0, match_buffer=match_buffer)
+        ids = []
+        for step in range(8):
+            x = 20.0 + 45 * step  # 30 px wide, 45 px further each step: no overlap with the last box
+            found = Detections(
+                np.array([[x, 50, x + 30, 150]], np.float32), np.array([0.9], np.float32), np.zeros(1, np.int64)
+            )
+            for t in tracker.update(found, image):
+                assert t.xyxy == (x, 50.0, x + 30, 150.0), "reports the detector's own tight box"
+                ids.append(t.track_id)
+        return ids
+
+    assert track_ids(1.0) == [1] * 8, "followed in every frame as one track"
+    assert len(track_ids(0.0)) <= 2, "without the buffer each step starts a track that is never confirmed"
