@@ -15,13 +15,15 @@ from reid_pipeline.settings import Settings
 
 
 def camera_day_counts(store: ParquetStore, day: str, camera: str) -> dict[str, int]:
-    """Files, file errors, detections, tracklets, crops, best crops, vectors and descriptions of one camera-day."""
+    """Files (errors, skipped), detections, tracklets, crops, best crops, vectors and descriptions of a camera-day."""
     partition = {"date": day, "camera": camera}
-    manifest = store.read("footage_manifest", partition)
+    # What became of each file by the end of detection (crashes contained there included).
+    statuses = store.read("footage_outcomes", partition, columns=["status"]).column("status").to_pylist()
     crops = store.read("crops", partition, columns=["is_best"])  # the JPEG bytes are not needed to count
     return {
-        "files": manifest.num_rows,
-        "file_errors": manifest.num_rows - int(pc.sum(pc.is_null(manifest.column("error"))).as_py() or 0),
+        "files": len(statuses),
+        "file_errors": statuses.count("error"),
+        "files_skipped": statuses.count("skipped"),
         "detections": store.read("detections", partition).num_rows,
         "tracklets": store.read("tracklets", partition).num_rows,
         "crops": crops.num_rows,
@@ -34,8 +36,8 @@ def camera_day_counts(store: ParquetStore, day: str, camera: str) -> dict[str, i
 def print_summary(settings: Settings, runs: Sequence[CameraDayRun]) -> None:
     store = ParquetStore(settings.storage.data_root)
     print(
-        f"\n{'date':<11} {'camera':<12} {'files':>5} {'errors':>6} {'detections':>10} {'tracklets':>9} {'crops':>6} {'best':>5}"
-        f" {'vectors':>7} {'described':>9}"
+        f"\n{'date':<11} {'camera':<12} {'files':>5} {'errors':>6} {'skipped':>7} {'detections':>10} {'tracklets':>9}"
+        f" {'crops':>6} {'best':>5} {'vectors':>7} {'described':>9}"
     )
     for run in runs:
         if not run.success:
@@ -45,8 +47,9 @@ def print_summary(settings: Settings, runs: Sequence[CameraDayRun]) -> None:
             continue
         c = camera_day_counts(store, run.day, run.camera_id)
         print(
-            f"{run.day:<11} {run.camera_id:<12} {c['files']:>5} {c['file_errors']:>6} {c['detections']:>10}"
-            f" {c['tracklets']:>9} {c['crops']:>6} {c['best_crops']:>5} {c['embedded']:>7} {c['described']:>9}"
+            f"{run.day:<11} {run.camera_id:<12} {c['files']:>5} {c['file_errors']:>6} {c['files_skipped']:>7}"
+            f" {c['detections']:>10} {c['tracklets']:>9} {c['crops']:>6} {c['best_crops']:>5} {c['embedded']:>7}"
+            f" {c['described']:>9}"
         )
     identity_days = sorted({run.day for run in runs if run.camera_id == IDENTITY_RUN and run.success})
     if identity_days:

@@ -15,7 +15,7 @@ import pyarrow as pa
 from reid_pipeline.defs.partitions import camera_days, days, split_camera_day
 from reid_pipeline.defs.resources import IdentityResource, StorageResource
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
-from reid_pipeline.lib.schemas import ATTRIBUTES, CROPS, DETECTIONS, FOOTAGE_MANIFEST, TRACKLETS
+from reid_pipeline.lib.schemas import ATTRIBUTES, CROPS, DETECTIONS, FOOTAGE_MANIFEST, FOOTAGE_OUTCOMES, TRACKLETS
 from reid_pipeline.lib.storage import ParquetStore
 
 # Partitioned asset checks are a preview in Dagster 1.13, and exactly what per-partition checks need.
@@ -26,6 +26,7 @@ warnings.filterwarnings(
 Problems = dict[str, set[str]]
 EXPLICIT_SCHEMAS = {
     "footage_manifest": FOOTAGE_MANIFEST,
+    "footage_outcomes": FOOTAGE_OUTCOMES,
     "detections": DETECTIONS,
     "crops": CROPS,
     "tracklets": TRACKLETS,
@@ -98,6 +99,18 @@ def crop_problems(store: ParquetStore, part: dict[str, str]) -> tuple[Problems, 
     detections, crops = set(_ids(store, "detections", part, "detection_id")), _ids(store, "crops", part, "crop_id")
     problems = compare_ids(detections, crops, "missing_crops", "orphan_crops", "duplicated")
     return problems, {"detections": len(detections), "crops": len(crops)}
+
+
+@dg.asset_check(asset="footage_outcomes", partitions_def=camera_days, blocking=True)
+def outcomes_cover_manifest(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
+    """Every file of the manifest has exactly one outcome: no file is lost between intake and detection."""
+    store, part = storage.parquet(), _partition(context)
+    manifest, outcomes = (
+        _ids(store, "footage_manifest", part, "file_id"),
+        _ids(store, "footage_outcomes", part, "file_id"),
+    )
+    problems = compare_ids(manifest, outcomes, "files_without_outcome", "unknown_files", "duplicated")
+    return _result(problems, files=len(outcomes))
 
 
 @dg.asset_check(asset="crops", partitions_def=camera_days, blocking=True)
@@ -217,6 +230,7 @@ def timelines_cover_entities(
 
 CHECKS = [
     *SCHEMA_CHECKS,
+    outcomes_cover_manifest,
     crops_match_detections,
     tracklets_cover_detections,
     embeddings_have_owners,

@@ -56,7 +56,8 @@ def cameras_for_day(raw_root: Path, day: str, requested: list[str] | None) -> li
         return requested
     if not available:
         raise FileNotFoundError(
-            f"no footage for {day} under {raw_root / day}: expected {raw_root}/{day}/<camera_id>/*.mp4|avi|mkv|mov|jpg|png"
+            f"no footage for {day} under {raw_root / day}: expected {raw_root}/{day}/<camera_id>/ holding videos "
+            "or stills (any format PyAV or Pillow decodes)"
         )
     return available
 

@@ -13,6 +13,7 @@ from pydantic import PrivateAttr
 
 from reid_pipeline.lib.attributes.factory import build_describer, choose_describer
 from reid_pipeline.lib.attributes.types import Describer
+from reid_pipeline.lib.contained_detection import DetectorRecipe
 from reid_pipeline.lib.detection.factory import ProfileChoice, build_detector, choose_profile
 from reid_pipeline.lib.detection.stitching import StitchSpec
 from reid_pipeline.lib.detection.tracking import TrackingSpec
@@ -64,6 +65,8 @@ class FootageResource(dg.ConfigurableResource):
     motion_threshold: float
     keyframe_interval_s: float
     batch_size: int
+    isolate_files: bool
+    links_outside_root: bool
 
     def spec(self) -> FootageSettings:
         return FootageSettings(**self.model_dump())
@@ -111,6 +114,11 @@ class DetectorResource(dg.ConfigurableResource):
             configure_model_env(model_config_dir, offline=self.offline or self.choice().profile == "offline")
             self._detector = build_detector(self.spec(), self.choice().profile)
         return self._detector
+
+    def recipe(self, model_config_dir: Path) -> DetectorRecipe:
+        """The same detector, built where it is needed: in the worker process that detects each file."""
+        profile = self.choice().profile
+        return DetectorRecipe(self.spec(), profile, model_config_dir, self.offline or profile == "offline")
 
 
 class CropResource(dg.ConfigurableResource):

@@ -85,7 +85,8 @@ def cut_crops(
                 missing += 1
                 continue
             frame_h, frame_w = frame.image.shape[:2]
-            bbox = [float(v) for v in det["bbox"]]
+            # Boxes are in the file's pixels; a large still is read smaller (frame.scale < 1).
+            bbox = [float(v) * frame.scale for v in det["bbox"]]
             x1, y1, x2, y2 = pixel_box(bbox, frame_w, frame_h)
             pixels = frame.image[y1:y2, x1:x2]
             ok, jpeg = cv2.imencode(".jpg", pixels, encode)

@@ -10,9 +10,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
+from reid_pipeline.lib.contained_detection import FileDetection, FileReport
 from reid_pipeline.lib.detection.classes import CLASS_NAMES, ENTITY_TYPE_OF
+from reid_pipeline.lib.detection.guard import in_file_pixels, large_enough
 from reid_pipeline.lib.detection.tracking import Tracker
 from reid_pipeline.lib.detection.types import Detector, Tracked
 from reid_pipeline.lib.sampling import (
@@ -36,6 +39,7 @@ class DetectionRun:
     stats: SamplingStats = field(default_factory=SamplingStats)
     files: int = 0
     seconds: float = 0.0
+    reports: dict[str, FileReport] = field(default_factory=dict)  # by manifest path: per-file stats, crash
 
 
 def tracklet_id(day: str, camera_id: str, track_id: int) -> str:
@@ -77,10 +81,11 @@ def detect_file(
         stats.decoded += 1
         stats.sampled += 1
         frames = iter([read_image(path)])
+    frames = large_enough(frames, detector, stats, path.name)
     batches = batched(frames, sampling.batch_size)
     for batch in prefetch(batches) if overlap_decode else batches:
         for frame, found in zip(batch, detector.detect([f.image for f in batch]), strict=True):
-            yield frame, sorted(tracker.update(found, frame.image), key=lambda t: t.track_id)
+            yield frame, in_file_pixels(sorted(tracker.update(found, frame.image), key=lambda t: t.track_id), frame)
 
 
 def detect_camera_day(
@@ -90,16 +95,24 @@ def detect_camera_day(
     tracker_name: str,
     sampling: FootageSettings,
     log: Callable[[str], None] = lambda _msg: None,
+    recipe: Callable[[], Detector] | None = None,
 ) -> DetectionRun:
-    """Detections with camera-day track ids for every readable file of ``manifest``."""
+    """Detections with camera-day track ids for every readable file of ``manifest``.
+
+    With a ``recipe`` (a picklable way to build ``detector``) and ``sampling.isolate_files``, each
+    file is decoded and detected in a worker process: a native crash fails that file only (its
+    ``run.reports`` entry says why) and the rest of the camera-day goes on.
+    """
     run = DetectionRun()
     started = time.perf_counter()
     next_track = 1
     usable = [row for row in manifest if row["error"] is None]
+    per_file = partial(detect_file, tracker_name=tracker_name, sampling=sampling)
+    files = FileDetection(per_file, detector, recipe if sampling.isolate_files else None, run.reports, log)
     for number, row in enumerate(usable, start=1):
         day, camera, file_id = str(row["date"]), str(row["camera_id"]), str(row["file_id"])
         local_to_day: dict[int, int] = {}
-        frames = detect_file(raw_root / str(row["path"]), str(row["kind"]), detector, tracker_name, sampling, run.stats)
+        frames = files.frames(raw_root, str(row["path"]), str(row["kind"]), run.stats)
         for frame, tracked in frames:
             for k, box in enumerate(tracked):
                 if box.track_id not in local_to_day:
@@ -127,5 +140,6 @@ def detect_camera_day(
                 )
         run.files += 1
         log(f"file {number}/{len(usable)} {row['path']}: {len(local_to_day)} tracks; {len(run.rows)} detections so far")
+    files.close()
     run.seconds = time.perf_counter() - started
     return run

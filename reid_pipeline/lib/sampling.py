@@ -8,25 +8,39 @@ cheap frame difference, not an hour of inference.
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import cv2
 import numpy as np
 
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
 T = TypeVar("T")
+
+# Stills are decoded to at most this many pixels on the long side (detectors see far less anyway), and a
+# still above MAX_STILL_PIXELS is refused by the manifest: memory per still stays bounded.
+MAX_STILL_SIDE = 4096
+MAX_STILL_PIXELS = 150_000_000
 
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded frame: its position in the file and its BGR pixels."""
+    """One decoded frame: its position in the file and its BGR pixels.
+
+    ``scale`` is the size of ``image`` relative to the file's own pixels (below 1 for a large still
+    decoded smaller): boxes found on ``image`` divided by it are in file coordinates.
+    """
 
     index: int
     offset_s: float
     image: np.ndarray
+    scale: float = 1.0
 
 
 @dataclass
@@ -36,11 +50,20 @@ class SamplingStats:
     decoded: int = 0
     sampled: int = 0
     motion_skipped: int = 0
+    too_small: int = 0  # sampled frames smaller than the detector's minimum input
     errors: list[str] = field(default_factory=list)
 
     @property
     def detected(self) -> int:
-        return self.sampled - self.motion_skipped
+        return self.sampled - self.motion_skipped - self.too_small
+
+    def add(self, other: SamplingStats) -> None:
+        """Count ``other`` (one file's stats) into these."""
+        self.decoded += other.decoded
+        self.sampled += other.sampled
+        self.motion_skipped += other.motion_skipped
+        self.too_small += other.too_small
+        self.errors.extend(other.errors)
 
 
 def iter_video_frames(
@@ -56,7 +79,12 @@ def iter_video_frames(
     stats = stats if stats is not None else SamplingStats()
     next_due = 0.0
     step = 1.0 / sample_fps if sample_fps else 0.0
-    with av.open(str(path)) as container:
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        stats.errors.append(f"{path.name}: cannot open it any more ({exc})")
+        return
+    with container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         rate = float(stream.average_rate or stream.guessed_rate or 25)
@@ -79,7 +107,7 @@ def iter_video_frames(
                     next_due += step
                 stats.sampled += 1
                 yield Frame(index, offset, frame.to_ndarray(format="bgr24"))
-        except av.error.FFmpegError as exc:
+        except (av.error.FFmpegError, ValueError, MemoryError) as exc:  # a pixel format to_ndarray lacks, too
             stats.errors.append(f"{path.name}: decoding stopped after frame {stats.decoded} ({exc})")
 
 
@@ -103,12 +131,59 @@ def read_frames(path: Path, indices: Iterable[int]) -> Iterator[Frame]:
                     return
 
 
-def read_image(path: Path) -> Frame:
-    """A still image as a one-frame "video"."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+_REDUCED = {
+    1: cv2.IMREAD_COLOR,
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
+
+
+def read_image(path: Path, max_side: int = MAX_STILL_SIDE) -> Frame:
+    """A still image as a one-frame "video", at most ``max_side`` pixels on its long side.
+
+    OpenCV decodes large JPEGs at 1/2, 1/4 or 1/8 scale directly (bounded memory); what OpenCV
+    cannot read (GIF, some TIFFs, anything else Pillow knows) is read with Pillow. EXIF
+    orientation is applied either way.
+    """
+    from PIL import ImageOps
+
+    with open_still(path) as header:  # reads the header only: the size before any decoding
+        width, height = header.size[::-1] if _rotated(header) else header.size
+    reduce = 1
+    while reduce < 8 and max(width, height) / (reduce * 2) >= max_side:
+        reduce *= 2
+    image = cv2.imread(str(path), _REDUCED[reduce])
     if image is None:
-        raise ValueError(f"{path}: cannot read image; the file is corrupt or not an image.")
-    return Frame(0, 0.0, image)
+        with open_still(path) as still:
+            still.draft("RGB", (max(1, width // reduce), max(1, height // reduce)))
+            rgb = np.asarray(ImageOps.exif_transpose(still).convert("RGB"))
+        image = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    if max(image.shape[:2]) > max_side:
+        factor = max_side / max(image.shape[:2])
+        size = (max(1, round(image.shape[1] * factor)), max(1, round(image.shape[0] * factor)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return Frame(0, 0.0, image, scale=image.shape[1] / width if width else 1.0)
+
+
+def open_still(path: Path) -> PILImage:
+    """``PIL.Image.open`` as Pillow ships it.
+
+    Importing ultralytics replaces ``Image.open`` with a version that, on a file Pillow does not
+    know, pip-installs ``pi-heif`` (and fails offline): probing a text file must not install
+    anything. Its wrapper keeps Pillow's own function, which is used here.
+    """
+    from PIL import Image
+
+    opener = Image.open
+    if getattr(opener, "__module__", "PIL.Image") != "PIL.Image":
+        opener = getattr(sys.modules.get(opener.__module__), "_image_open", opener)
+    return opener(path)
+
+
+def _rotated(image: PILImage) -> bool:
+    """True when the still's EXIF orientation turns it by 90 or 270 degrees (width and height swap)."""
+    return image.getexif().get(0x0112) in (5, 6, 7, 8)
 
 
 class MotionGate:

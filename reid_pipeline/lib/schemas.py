@@ -18,7 +18,7 @@ FOOTAGE_MANIFEST = pa.schema(
         pa.field("date", pa.string(), nullable=False),
         pa.field("camera_id", pa.string(), nullable=False),
         pa.field("path", pa.string(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),  # video | image
+        pa.field("kind", pa.string(), nullable=False),  # video | image | other (never read)
         pa.field("start_time", TIMESTAMP),
         pa.field("time_source", pa.string()),  # container | filename | exif | mtime
         pa.field("duration_s", pa.float64()),
@@ -28,7 +28,28 @@ FOOTAGE_MANIFEST = pa.schema(
         pa.field("height", pa.int32()),
         pa.field("size_bytes", pa.int64(), nullable=False),
         pa.field("content_hash", pa.string()),
-        pa.field("error", pa.string()),
+        pa.field("error", pa.string()),  # why the file is not read (status error or skipped): the file and the fix
+        pa.field("status", pa.string(), nullable=False),  # ok | error | skipped
+    ]
+)
+
+# One row per manifest file: what became of it by the end of detection (so every file is accounted for).
+FOOTAGE_OUTCOMES = pa.schema(
+    [
+        pa.field("file_id", pa.string(), nullable=False),
+        pa.field("date", pa.string(), nullable=False),
+        pa.field("camera_id", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),  # video | image | other
+        pa.field("status", pa.string(), nullable=False),  # ok | error | skipped
+        pa.field("reason", pa.string()),  # why not ok; for ok files, what was left out (frames too small, a break)
+        pa.field("frames_decoded", pa.int64(), nullable=False),
+        pa.field("frames_sampled", pa.int64(), nullable=False),
+        pa.field("frames_motion_skipped", pa.int64(), nullable=False),
+        pa.field("frames_too_small", pa.int64(), nullable=False),
+        pa.field("frames_detected", pa.int64(), nullable=False),
+        pa.field("detections", pa.int64(), nullable=False),
+        pa.field("tracklets", pa.int64(), nullable=False),
     ]
 )
 

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from reid_pipeline.lib.footage import build_manifest, file_fingerprint, list_camera_days
-from reid_pipeline_tests.conftest import place, write_still, write_synthetic_clip
+from reid_pipeline.lib import footage
+from reid_pipeline.lib.footage import build_manifest, file_fingerprint, footage_files, list_camera_days
+from reid_pipeline_tests.conftest import place, write_synthetic_clip
+from reid_pipeline_tests.conftest import write_still as write_exif_still
+from reid_pipeline_tests.footage_corpus import ENCODINGS, encoder_missing, vtest_frames, write_still, write_video
 
 DAY = "2024-05-01"
 
@@ -24,9 +29,9 @@ def test_manifest_of_a_mixed_folder(tmp_path: Path, vtest_clip: Path) -> None:
 
     rows = {Path(r.path).name: r for r in build_manifest(raw, DAY, "cam1", UTC)}
 
-    assert set(rows) == {"08-00-00.mp4", "empty.mp4", "corrupt.avi", "truncated.mp4", "copy.mp4"}
+    assert set(rows) == {"08-00-00.mp4", "empty.mp4", "corrupt.avi", "truncated.mp4", "copy.mp4", "notes.txt"}
     good = rows["08-00-00.mp4"]
-    assert good.error is None
+    assert good.error is None and good.status == "ok"
     assert (good.kind, good.width, good.height, good.fps, good.frame_count) == ("video", 768, 576, 10.0, 60)
     assert good.duration_s == pytest.approx(6.0, abs=0.2)
     assert good.start_time == datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
@@ -37,6 +42,16 @@ def test_manifest_of_a_mixed_folder(tmp_path: Path, vtest_clip: Path) -> None:
         assert "cannot decode video" in str(rows[bad].error)
         assert bad in str(rows[bad].error)
     assert "same content as 2024-05-01/cam1/08-00-00.mp4" in str(rows["copy.mp4"].error)
+    assert "not footage" in str(rows["notes.txt"].error)
+    statuses = {name: row.status for name, row in rows.items()}
+    assert statuses == {
+        "08-00-00.mp4": "ok",
+        "empty.mp4": "error",
+        "corrupt.avi": "error",
+        "truncated.mp4": "error",
+        "copy.mp4": "skipped",
+        "notes.txt": "skipped",
+    }
     assert len({r.file_id for r in rows.values()}) == len(rows), "file ids must be unique"
 
 
@@ -44,8 +59,8 @@ def test_stills_take_exif_time_then_mtime(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     folder = raw / DAY / "trail"
     folder.mkdir(parents=True)
-    write_still(folder / "IMG_0001.jpg", exif_time="2024:05:01 06:15:00")
-    write_still(folder / "IMG_0002.jpg")
+    write_exif_still(folder / "IMG_0001.jpg", exif_time="2024:05:01 06:15:00")
+    write_exif_still(folder / "IMG_0002.jpg")
     (folder / "IMG_0003.jpg").write_bytes(b"\xff\xd8\xff\xe0 broken jpeg")
 
     rows = {Path(r.path).name: r for r in build_manifest(raw, DAY, "trail", UTC)}
@@ -108,3 +123,155 @@ def test_the_same_bytes_under_two_cameras_get_different_file_ids(tmp_path: Path)
     (gate,) = build_manifest(raw, "2024-05-01", "gate", UTC)
     (plaza,) = build_manifest(raw, "2024-05-01", "plaza", UTC)
     assert gate.content_hash == plaza.content_hash and gate.file_id != plaza.file_id
+
+
+@pytest.fixture(scope="module")
+def walkers(vtest: Path) -> list[np.ndarray]:
+    return vtest_frames(vtest, 8, size=(160, 120))
+
+
+@pytest.mark.parametrize(
+    ("name", "codec"),
+    [
+        ("clip.webm", "vp9"),
+        ("clip.m4v", "h264"),
+        ("clip.ts", "h264"),
+        ("clip.mts", "h264"),
+        ("clip.m2ts", "h264"),
+        ("clip.mpg", "mpeg2"),
+        ("clip.mpeg", "mpeg2"),
+        ("clip.3gp", "h264"),
+        ("clip.flv", "flv"),
+        ("clip.wmv", "wmv"),
+    ],
+)
+def test_video_containers_beyond_mp4(tmp_path: Path, walkers: list[np.ndarray], name: str, codec: str) -> None:
+    encoding = ENCODINGS[codec]
+    missing = encoder_missing(encoding.codec)
+    if missing:
+        pytest.skip(missing)
+    write_video(tmp_path / "raw" / DAY / "cam" / name, walkers, encoding, fps=25 if codec == "mpeg2" else 10)
+    (row,) = build_manifest(tmp_path / "raw", DAY, "cam", UTC)
+    assert (row.status, row.kind, row.width, row.height, row.error) == ("ok", "video", 160, 120, None)
+
+
+@pytest.mark.parametrize("name", ["still.bmp", "still.tif", "still.tiff", "still.webp", "still.png", "still.jpeg"])
+def test_still_formats(tmp_path: Path, walkers: list[np.ndarray], name: str) -> None:
+    write_still(tmp_path / "raw" / DAY / "trail" / name, walkers[0])
+    (row,) = build_manifest(tmp_path / "raw", DAY, "trail", UTC)
+    assert (row.status, row.kind, row.width, row.height) == ("ok", "image", 160, 120)
+
+
+def test_content_decides_not_the_extension(tmp_path: Path, walkers: list[np.ndarray]) -> None:
+    raw = tmp_path / "raw"
+    folder = raw / DAY / "cam"
+    write_video(folder / "export.dav", walkers, ENCODINGS["h264-in-mp4"])  # unknown extension, a video inside
+    write_still(folder / "snap.img", walkers[1], format="JPEG")  # unknown extension, a still inside
+    write_still(folder / "mislabelled.mp4", walkers[2], format="JPEG")  # a still named like a video
+    (folder / "readme.md").write_text("# camera 3\n")
+
+    rows = {Path(r.path).name: r for r in build_manifest(raw, DAY, "cam", UTC)}
+
+    assert (rows["export.dav"].status, rows["export.dav"].kind) == ("ok", "video")
+    assert (rows["snap.img"].status, rows["snap.img"].kind) == ("ok", "image")
+    assert (rows["mislabelled.mp4"].status, rows["mislabelled.mp4"].kind) == ("ok", "image")
+    assert rows["readme.md"].status == "skipped" and rows["readme.md"].kind == "other"
+    assert "readme.md: not footage" in str(rows["readme.md"].error)
+
+
+def test_links_inside_followed_outside_reported_duplicates_skipped(tmp_path: Path, synthetic_clip: Path) -> None:
+    raw = tmp_path / "raw"
+    folder = place(raw, DAY, "cam", synthetic_clip, names=["b_real.mp4"])
+    library = place(raw, "library", "kept", write_synthetic_clip(tmp_path / "other.mp4", seconds=1.0))
+    outside = write_synthetic_clip(tmp_path / "outside.mp4", seconds=1.5)
+    os.symlink(library / "other.mp4", folder / "from_library.mp4")
+    os.symlink("b_real.mp4", folder / "a_second_name.mp4")  # sorts first, but the real file is the one kept
+    os.symlink("missing.mp4", folder / "dangling.mp4")
+    os.symlink(outside, folder / "escapes.mp4")
+    os.symlink(library, folder / "folder_link")
+    os.symlink("loop_b.mp4", folder / "loop_a.mp4")
+    os.symlink("loop_a.mp4", folder / "loop_b.mp4")
+
+    rows = {Path(r.path).name: r for r in build_manifest(raw, DAY, "cam", UTC)}
+
+    assert {name: r.status for name, r in rows.items()} == {
+        "b_real.mp4": "ok",
+        "from_library.mp4": "ok",
+        "a_second_name.mp4": "skipped",
+        "dangling.mp4": "error",
+        "escapes.mp4": "skipped",
+        "folder_link": "skipped",
+        "loop_a.mp4": "error",
+        "loop_b.mp4": "error",
+    }
+    assert "a second name (link) for 2024-05-01/cam/b_real.mp4" in str(rows["a_second_name.mp4"].error)
+    assert "dangling link to missing.mp4" in str(rows["dangling.mp4"].error)
+    assert "escapes.mp4: link outside the footage root" in str(rows["escapes.mp4"].error)
+    assert "links_outside_root" in str(rows["escapes.mp4"].error)
+    assert "link to a folder" in str(rows["folder_link"].error)
+
+    allowed = {Path(r.path).name: r for r in build_manifest(raw, DAY, "cam", UTC, links_outside_root=True)}
+    assert allowed["escapes.mp4"].status == "ok" and allowed["escapes.mp4"].frame_count == 15
+
+
+def test_every_entry_has_a_row_except_hidden_ones(tmp_path: Path, synthetic_clip: Path) -> None:
+    raw = tmp_path / "raw"
+    folder = place(raw, DAY, "cam", synthetic_clip)
+    place(raw, DAY, "cam/08h", synthetic_clip, names=["nested.mp4"])
+    (folder / ".DS_Store").write_bytes(b"\x00")
+    (folder / ".sync").mkdir()
+    (folder / ".sync" / "partial.mp4").write_bytes(b"\x00")
+    os.mkfifo(folder / "pipe.mp4")  # opening it would block for ever
+
+    rows = {r.path.split("/", 2)[2]: r for r in build_manifest(raw, DAY, "cam", UTC, isolate=True)}
+
+    assert set(rows) == {"synthetic.mp4", "08h/nested.mp4", "pipe.mp4"}
+    assert rows["08h/nested.mp4"].status == "ok"  # first by path; the same bytes again are a copy
+    assert rows["synthetic.mp4"].status == "skipped" and "same content as" in str(rows["synthetic.mp4"].error)
+    assert rows["pipe.mp4"].status == "skipped" and "not a regular file" in str(rows["pipe.mp4"].error)
+    assert {p.name for p in footage_files(folder)} == {"synthetic.mp4", "nested.mp4", "pipe.mp4"}
+
+
+def test_a_folder_of_only_unusable_files_is_still_listed_and_reported(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    (raw / DAY / "cam").mkdir(parents=True)
+    (raw / DAY / "cam" / "Thumbs.db").write_bytes(b"\x00" * 64)
+    assert list_camera_days(raw) == {DAY: ["cam"]}
+    (row,) = build_manifest(raw, DAY, "cam", UTC)
+    assert row.status == "skipped" and "Thumbs.db" in str(row.error)
+
+
+def test_a_still_over_the_pixel_limit_is_an_error_naming_the_limit(
+    tmp_path: Path, walkers: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(footage, "MAX_STILL_PIXELS", 10_000)
+    write_still(tmp_path / "raw" / DAY / "trail" / "big.png", walkers[0])
+    (row,) = build_manifest(tmp_path / "raw", DAY, "trail", UTC)
+    assert row.status == "error" and "still too large (160x120 pixels; the limit is 0 MP)" in str(row.error)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_an_unreadable_file_is_an_error(tmp_path: Path, synthetic_clip: Path) -> None:
+    folder = place(tmp_path / "raw", DAY, "cam", synthetic_clip)
+    (folder / "synthetic.mp4").chmod(0)
+    (row,) = build_manifest(tmp_path / "raw", DAY, "cam", UTC)
+    assert row.status == "error" and "cannot read it" in str(row.error)
+
+
+def test_fingerprint_sees_nested_files_and_survives_dangling_links(tmp_path: Path, synthetic_clip: Path) -> None:
+    folder = place(tmp_path / "raw", DAY, "cam", synthetic_clip)
+    os.symlink("nowhere.mp4", folder / "dangling.mp4")
+    before = file_fingerprint(folder)
+    place(tmp_path / "raw", DAY, "cam/sub", synthetic_clip, names=["late.mp4"])
+    assert file_fingerprint(folder) != before
+
+
+def test_probing_installs_nothing_after_ultralytics_patched_pillow(tmp_path: Path, walkers: list[np.ndarray]) -> None:
+    import ultralytics.utils.patches  # noqa: F401  (replaces PIL.Image.open with a pip-installing version)
+
+    folder = tmp_path / "raw" / DAY / "cam"
+    write_video(folder / "export.dav", walkers, ENCODINGS["h264-in-mp4"])
+    (folder / "notes.txt").write_text("not footage\n")
+    rows = {Path(r.path).name: r for r in build_manifest(tmp_path / "raw", DAY, "cam", UTC)}
+    assert rows["export.dav"].status == "ok"
+    assert rows["notes.txt"].status == "skipped" and "pi_heif" not in str(rows["notes.txt"].error)

@@ -14,6 +14,7 @@ from reid_pipeline.lib.sampling import (
     iter_video_frames,
     prefetch,
     read_frames,
+    read_image,
 )
 from reid_pipeline_tests.conftest import write_synthetic_clip
 
@@ -89,3 +90,29 @@ def test_truncated_video_yields_what_decodes(tmp_path: Path, vtest: Path) -> Non
     frames = list(iter_video_frames(broken, 2.0, stats))
     assert 0 < stats.decoded < 795
     assert len(frames) == stats.sampled > 0
+
+
+def test_a_large_still_is_decoded_at_a_bounded_size(tmp_path: Path) -> None:
+    from PIL import Image
+
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (10000, 7500), (120, 60, 30)).save(path, quality=80)
+    frame = read_image(path)
+    assert frame.image.shape == (3072, 4096, 3) and frame.scale == pytest.approx(0.4096)
+    assert read_image(path, max_side=20000).image.shape == (7500, 10000, 3)
+
+
+def test_stills_opencv_cannot_read_come_through_pillow(tmp_path: Path) -> None:
+    from PIL import Image
+
+    path = tmp_path / "still.gif"
+    Image.new("RGB", (64, 48), (0, 200, 0)).save(path)
+    frame = read_image(path)
+    assert frame.image.shape == (48, 64, 3) and frame.scale == 1.0
+    assert tuple(frame.image[10, 10]) == pytest.approx((0, 200, 0), abs=8)  # BGR
+
+
+def test_stats_add_up_per_file() -> None:
+    total = SamplingStats(decoded=3, sampled=2, errors=["a"])
+    total.add(SamplingStats(decoded=5, sampled=4, motion_skipped=1, too_small=2, errors=["b"]))
+    assert (total.decoded, total.sampled, total.detected, total.errors) == (8, 6, 3, ["a", "b"])

@@ -1,4 +1,6 @@
-"""detections: tracked boxes of people, vehicles and animals in a camera-day's footage."""
+"""detections: tracked boxes of people, vehicles and animals in a camera-day's footage; and
+footage_outcomes: what became of every file of the camera-day.
+"""
 
 import dagster as dg
 import pyarrow as pa
@@ -8,16 +10,29 @@ from reid_pipeline.defs.assets.preview import table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import DetectorResource, FootageResource, StorageResource
 from reid_pipeline.lib.detect_footage import detect_camera_day
-from reid_pipeline.lib.schemas import DETECTIONS, table_from_rows
+from reid_pipeline.lib.file_outcomes import file_outcomes
+from reid_pipeline.lib.schemas import DETECTIONS, FOOTAGE_OUTCOMES, table_from_rows
 
 
-@dg.asset(
+@dg.multi_asset(
+    outs={
+        "detections": dg.AssetOut(
+            group_name="footage",
+            kinds={"parquet", "pytorch"},
+            code_version="2",
+            description="Boxes found by the detector on sampled, moving frames, linked into tracklets.",
+        ),
+        "footage_outcomes": dg.AssetOut(
+            group_name="footage",
+            kinds={"parquet"},
+            code_version="1",
+            description="One row per manifest file: ok (frames and detections it gave), error or skipped with "
+            "the reason, detection crashes contained in the worker process included.",
+        ),
+    },
     partitions_def=camera_days,
     backfill_policy=CAMERA_DAY_BACKFILL,
-    group_name="footage",
-    kinds={"parquet", "pytorch"},
     pool="gpu",
-    code_version="1",
 )
 def detections(
     context: AssetExecutionContext,
@@ -25,13 +40,16 @@ def detections(
     storage: StorageResource,
     footage: FootageResource,
     detector: DetectorResource,
-) -> dg.Output[pa.Table]:
+) -> tuple[dg.Output[pa.Table], dg.Output[pa.Table]]:
     """Boxes found by the detector on sampled, moving frames, linked into tracklets by the tracker.
 
     ``track_id`` is unique within the camera-day: the tracker restarts with every file, then track
     fragments (across files too) are stitched where motion and colour agree; ``tracklet_id``
     (date/camera/track) is unique everywhere. The profile in force (standard = YOLO, offline =
     SSD-MobileNet-v2 from a package) is recorded per row in ``backend`` and ``model``.
+
+    Files are decoded and detected in a worker process (``footage.isolate_files``): a native crash
+    on one file becomes an ``error`` row of ``footage_outcomes`` and the other files go on.
     """
     choice = detector.choice()
     if choice.note:
@@ -46,13 +64,21 @@ def detections(
         sampling,
         context.log.info,
         detector.stitching(),
+        recipe=detector.recipe(storage.model_config_dir),
     )
     for error in run.stats.errors:
         context.log.warning(error)
+    manifest = footage_manifest.to_pylist()
+    outcomes = table_from_rows(file_outcomes(manifest, run.rows, run.reports), FOOTAGE_OUTCOMES)
+    failed = [report.error for report in run.reports.values() if report.error]
+    for error in failed:
+        context.log.warning(error)
     table = table_from_rows(run.rows, DETECTIONS)
     tracks = len(set(table.column("tracklet_id").to_pylist()))
+    statuses = outcomes.column("status").to_pylist()
     return dg.Output(
         table,
+        output_name="detections",
         metadata={
             "profile": choice.profile,
             "model": f"{model.backend}:{model.model_name}",
@@ -66,5 +92,16 @@ def detections(
             "seconds": round(run.seconds, 2),
             "sampled_frames_per_s": round(run.stats.sampled / run.seconds, 2) if run.seconds else 0.0,
             "preview": table_preview(table),
+        },
+    ), dg.Output(
+        outcomes,
+        output_name="footage_outcomes",
+        metadata={
+            "files": outcomes.num_rows,
+            "ok": statuses.count("ok"),
+            "errors": statuses.count("error"),
+            "skipped": statuses.count("skipped"),
+            "detection_crashes": len(failed),
+            "preview": table_preview(outcomes),
         },
     )

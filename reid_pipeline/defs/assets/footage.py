@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext
 from reid_pipeline.defs.assets.preview import table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days, split_camera_day
 from reid_pipeline.defs.resources import FootageResource, StorageResource
-from reid_pipeline.lib.footage import build_manifest
+from reid_pipeline.lib.footage import STATUS_ERROR, STATUS_SKIPPED, build_manifest
 from reid_pipeline.lib.schemas import FOOTAGE_MANIFEST, table_from_rows
 from reid_pipeline.lib.timestamps import camera_zone
 
@@ -17,7 +17,7 @@ from reid_pipeline.lib.timestamps import camera_zone
     backfill_policy=CAMERA_DAY_BACKFILL,
     group_name="footage",
     kinds={"parquet"},
-    code_version="1",
+    code_version="2",
 )
 def footage_manifest(
     context: AssetExecutionContext, storage: StorageResource, footage: FootageResource
@@ -25,21 +25,30 @@ def footage_manifest(
     """One row per footage file of the camera-day: start time (and where it came from), duration,
     fps, frame count, resolution, content hash.
 
-    Files that cannot be read (empty, corrupt, truncated, a second copy of the same file) are rows
-    with ``error`` set; later stages skip them and the rest of the day goes on.
+    Every file under the camera folder has a row (names starting with a dot excepted). Files that
+    cannot be read (empty, corrupt, truncated, a dangling link) have ``status`` ``error``; files the
+    pipeline chose not to read (not footage, a copy or second link, a link leaving the footage root)
+    ``skipped``; ``error`` then names the file and the fix. Later stages skip both.
     """
     day, camera = split_camera_day(context.partition_key)
-    rows = build_manifest(storage.raw_root, day, camera, camera_zone(footage.timezone))
+    rows = build_manifest(
+        storage.raw_root,
+        day,
+        camera,
+        camera_zone(footage.timezone),
+        links_outside_root=footage.links_outside_root,
+        isolate=footage.isolate_files,
+    )
     for row in rows:
         if row.error:
-            context.log.warning(row.error)
+            context.log.warning(f"{row.status}: {row.error}")
     table = table_from_rows([row.as_row() for row in rows], FOOTAGE_MANIFEST)
-    errors = sum(1 for row in rows if row.error)
     return dg.Output(
         table,
         metadata={
             "files": len(rows),
-            "files_with_errors": errors,
+            "files_with_errors": sum(1 for row in rows if row.status == STATUS_ERROR),
+            "files_skipped": sum(1 for row in rows if row.status == STATUS_SKIPPED),
             "videos": sum(1 for row in rows if row.kind == "video" and not row.error),
             "stills": sum(1 for row in rows if row.kind == "image" and not row.error),
             "footage_seconds": round(sum(row.duration_s or 0.0 for row in rows if not row.error), 1),

@@ -1,0 +1,121 @@
+"""Detection that no file can sink: size guard before native code, crashes contained per file."""
+
+from __future__ import annotations
+
+import ctypes
+from datetime import UTC
+from pathlib import Path
+
+import numpy as np
+
+from reid_pipeline.lib.cropping import cut_crops
+from reid_pipeline.lib.detect_footage import DetectionRun, detect_camera_day
+from reid_pipeline.lib.detection.hog import HogPersonDetector
+from reid_pipeline.lib.detection.tracking import TrackingSpec
+from reid_pipeline.lib.detection.types import Detections
+from reid_pipeline.lib.file_outcomes import file_outcomes
+from reid_pipeline.lib.footage import build_manifest
+from reid_pipeline.settings import CropSettings, FootageSettings
+from reid_pipeline_tests.conftest import place
+from reid_pipeline_tests.footage_corpus import vtest_frames, write_still, write_video
+
+DAY = "2024-05-01"
+CRASH_WIDTH = 200
+
+
+class FixedBoxDetector:
+    """Plumbing stand-in: one box at a fixed place in every frame; segfaults on frames CRASH_WIDTH wide."""
+
+    backend = "test-fixed-box"
+    model_name = "fixed box"
+    min_score = 0.1
+    min_frame_side = 8
+
+    def detect(self, frames: list[np.ndarray]) -> list[Detections]:
+        out = []
+        for frame in frames:
+            if frame.shape[1] == CRASH_WIDTH:
+                ctypes.string_at(0)  # what a native library does on an input it was not built for
+            box = np.array([[100, 100, 200, 300]], np.float32)
+            out.append(Detections(box, np.array([0.9], np.float32), np.zeros(1, np.int64)))
+        return out
+
+
+def fixed_box_detector() -> FixedBoxDetector:
+    """The recipe the worker process builds its detector from."""
+    return FixedBoxDetector()
+
+
+def _detect(
+    raw: Path, camera: str, isolate: bool, detector: object = None
+) -> tuple[list[dict[str, object]], DetectionRun]:
+    manifest = [row.as_row() for row in build_manifest(raw, DAY, camera, UTC)]
+    run = detect_camera_day(
+        manifest,
+        raw,
+        detector or FixedBoxDetector(),  # type: ignore[arg-type]
+        TrackingSpec(),
+        FootageSettings(isolate_files=isolate, motion_gating=False),
+        recipe=fixed_box_detector if isolate else None,
+    )
+    return manifest, run
+
+
+def _by_file(rows: list[dict[str, object]]) -> dict[str, list[tuple[object, ...]]]:
+    out: dict[str, list[tuple[object, ...]]] = {}
+    for r in rows:
+        out.setdefault(str(r["path"]).rsplit("/", 1)[1], []).append((r["detection_id"], r["frame_index"], r["bbox"]))
+    return out
+
+
+def test_a_segfault_on_one_file_is_that_files_error_and_the_others_are_detected(tmp_path: Path, vtest: Path) -> None:
+    frames = vtest_frames(vtest, 6, size=(320, 240))
+    crashing = [np.zeros((240, CRASH_WIDTH, 3), np.uint8)] * 4
+    raw = tmp_path / "raw"
+    for camera in ("with_crash", "without"):
+        folder = raw / DAY / camera
+        write_video(folder / "08-00-00.mp4", frames[:3])
+        write_video(folder / "08-10-00.mp4", frames[3:])
+    write_video(raw / DAY / "with_crash" / "08-05-00.mp4", crashing)
+
+    manifest, run = _detect(raw, "with_crash", isolate=True)
+    _, alone = _detect(raw, "without", isolate=False)
+
+    crash = run.reports[f"{DAY}/with_crash/08-05-00.mp4"]
+    assert crash.error is not None and "SIGSEGV" in crash.error and "08-05-00.mp4" in crash.error
+    found = _by_file(run.rows)
+    assert set(found) == {"08-00-00.mp4", "08-10-00.mp4"}
+    strip = {name: [(f, b) for _, f, b in rows] for name, rows in found.items()}
+    assert strip == {name: [(f, b) for _, f, b in rows] for name, rows in _by_file(alone.rows).items()}
+    assert [r["track_id"] for r in run.rows] == [r["track_id"] for r in alone.rows]  # no track numbers lost
+    outcomes = {Path(o["path"]).name: o for o in file_outcomes(manifest, run.rows, run.reports)}
+    assert outcomes["08-05-00.mp4"]["status"] == "error" and outcomes["08-05-00.mp4"]["detections"] == 0
+    assert outcomes["08-00-00.mp4"]["status"] == "ok" and outcomes["08-00-00.mp4"]["detections"] > 0
+
+
+def test_frames_below_the_detectors_minimum_never_reach_it(tmp_path: Path, vtest_clip: Path, vtest: Path) -> None:
+    raw = tmp_path / "raw"
+    folder = place(raw, DAY, "gate", vtest_clip, names=["08-00-00.mp4"])
+    write_video(folder / "08-05-00.mp4", vtest_frames(vtest, 6, size=(96, 64)))  # crashed HOG before the guard
+
+    manifest, run = _detect(raw, "gate", isolate=False, detector=HogPersonDetector())
+
+    tiny = run.reports[f"{DAY}/gate/08-05-00.mp4"]
+    assert tiny.stats.sampled > 0 and tiny.stats.too_small == tiny.stats.sampled and tiny.stats.detected == 0
+    assert "96x64 px are smaller than the opencv-hog detector takes" in " ".join(tiny.stats.errors)
+    assert {Path(str(r["path"])).name for r in run.rows} == {"08-00-00.mp4"}
+    outcomes = {Path(o["path"]).name: o for o in file_outcomes(manifest, run.rows, run.reports)}
+    assert outcomes["08-05-00.mp4"]["status"] == "skipped" and "smaller than" in str(outcomes["08-05-00.mp4"]["reason"])
+    assert outcomes["08-00-00.mp4"]["status"] == "ok" and outcomes["08-00-00.mp4"]["tracklets"] > 0
+
+
+def test_a_large_still_is_detected_smaller_and_its_boxes_are_in_file_pixels(tmp_path: Path, vtest: Path) -> None:
+    raw = tmp_path / "raw"
+    write_still(raw / DAY / "trail" / "IMG_0001.jpg", vtest_frames(vtest, 1)[0], size=(8192, 6144))
+
+    manifest, run = _detect(raw, "trail", isolate=True)
+
+    (row,) = run.rows
+    assert row["bbox"] == [200.0, 200.0, 400.0, 600.0]  # found at (100, 100, 200, 300) on the 4096 px wide decode
+    (crop,) = cut_crops(run.rows, manifest, raw, CropSettings())
+    assert (crop["width"], crop["height"]) == (100, 200)  # cut from the same 4096 px decode
