@@ -166,11 +166,15 @@ class _Unrecognised(Exception):
 
 
 class _StillTooLarge(Exception):
-    pass
+    """A still above MAX_STILL_PIXELS: refused before it is decoded."""
 
 
-def _probe_video(path: Path, zone: tzinfo) -> dict[str, Any]:
-    """Stream facts from the container, and proof that at least one frame decodes."""
+def _probe_video(path: Path, zone: tzinfo, stills: bool = False) -> dict[str, Any]:
+    """Stream facts from the container, and proof that at least one frame decodes.
+
+    FFmpeg also reads single images; those are left to Pillow (EXIF time, bounded decoding) unless
+    ``stills`` says Pillow already gave up on the file.
+    """
     import av
 
     try:
@@ -180,8 +184,8 @@ def _probe_video(path: Path, zone: tzinfo) -> dict[str, Any]:
     with container:
         if container.format.name in TEXT_FORMATS:
             raise _Unrecognised(f"text read as {container.format.name!r}, not video")
-        if container.format.name == "image2" or container.format.name.endswith("_pipe"):
-            raise _Unrecognised("a still image")  # Pillow reads it as one, EXIF time included
+        if not stills and (container.format.name == "image2" or container.format.name.endswith("_pipe")):
+            raise _Unrecognised(f"a still image ({container.format.name})")
         if not container.streams.video:
             raise _Unrecognised("the file holds no video stream")
         stream = container.streams.video[0]
@@ -234,9 +238,6 @@ def _probe_image(path: Path, zone: tzinfo) -> dict[str, Any]:
     return {"width": width, "height": height, "frame_count": 1, "exif_time": taken}
 
 
-_PROBES = {"video": _probe_video, "image": _probe_image}
-
-
 def kind_by_suffix(path: Path) -> str | None:
     suffix = path.suffix.lower()
     return "video" if suffix in VIDEO_SUFFIXES else "image" if suffix in IMAGE_SUFFIXES else None
@@ -249,10 +250,12 @@ def _probe(path: Path, zone: tzinfo) -> tuple[str, dict[str, Any]]:
     unrecognised: _Unrecognised | None = None
     for kind in order:
         try:
-            return kind, _PROBES[kind](path, zone)
-        except (_Unrecognised, _StillTooLarge) as exc:
-            if isinstance(exc, _StillTooLarge):
-                raise
+            if kind == "image":
+                return kind, _probe_image(path, zone)
+            return kind, _probe_video(path, zone, stills=unrecognised is not None)
+        except _StillTooLarge:
+            raise
+        except _Unrecognised as exc:
             unrecognised = unrecognised or exc
         except Exception as exc:
             if kind == order[0]:

@@ -275,3 +275,21 @@ def test_probing_installs_nothing_after_ultralytics_patched_pillow(tmp_path: Pat
     rows = {Path(r.path).name: r for r in build_manifest(tmp_path / "raw", DAY, "cam", UTC)}
     assert rows["export.dav"].status == "ok"
     assert rows["notes.txt"].status == "skipped" and "pi_heif" not in str(rows["notes.txt"].error)
+
+
+def test_an_image_only_ffmpeg_reads_is_kept_as_a_one_frame_video(tmp_path: Path) -> None:
+    import av
+
+    if missing := encoder_missing("dpx"):
+        pytest.skip(missing)
+    folder = tmp_path / "raw" / DAY / "cam"
+    folder.mkdir(parents=True)
+    with av.open(str(folder / "frame.dpx"), "w", format="image2") as writer:  # DPX: Pillow has no reader
+        stream = writer.add_stream("dpx", rate=1)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "rgb24"
+        for packet in stream.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")):
+            writer.mux(packet)
+        for packet in stream.encode():
+            writer.mux(packet)
+    (row,) = build_manifest(tmp_path / "raw", DAY, "cam", UTC)
+    assert (row.status, row.kind, row.width, row.height) == ("ok", "video", 64, 48)
