@@ -57,11 +57,13 @@ def evaluate_profile(settings: Settings, profile: str, work: Path, gt: Path, sou
     failed = [f"{r.day} {r.camera_id}: {r.error}" for r in runs if not r.success]
     if failed:
         raise ValueError(f"the {profile} demo run failed, so there is nothing to score: {failed[0]}")
-    detections = source_detections(demo_detections(str(work)), clip_index(Path(scoped.storage.raw_root)))
+    # The ground truth boxes people only: the parked car and van are not errors of the run.
+    everything = source_detections(demo_detections(str(work)), clip_index(Path(scoped.storage.raw_root)))
+    detections = [d for d in everything if d["entity_type"] == "person"]
     store = IdentityResource(**scoped.identity.model_dump()).store(str(work))
     predicted = {r["tracklet_id"]: r["entity_id"] for r in store.rows("entity_members")}
     matched = match_detections(detections, truth, iou)
-    labels = tracklet_truth(detections, matched)
+    labels = tracklet_truth(detections, matched, set(truth))
     return {
         "profile": profile,
         "data_root": str(work),
@@ -227,51 +229,51 @@ def _print_tracker_row(r: dict[str, object], header: bool) -> None:
     )
 
 
+def _truth_arguments(parser: argparse.ArgumentParser) -> None:
+    """What every command scored against ground truth takes: labels, video, IoU, output format."""
+    from reid_pipeline.lib.demo_footage import VTEST_PATH
+
+    parser.add_argument("--labels", required=True, help="MOTChallenge ground truth of the video (people)")
+    parser.add_argument("--source", default=str(VTEST_PATH), help="the video the ground truth describes")
+    parser.add_argument("--iou", type=float, default=0.5, help="IoU for a box to match ground truth (default 0.5)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
 def add_parser(
     eval_sub: argparse._SubParsersAction,
     common: argparse.ArgumentParser,
     run: Callable[[Callable[[argparse.Namespace, Settings], int]], Callable[[argparse.Namespace], int]],
 ) -> None:
-    """Register ``eval pipeline``; ``run(handler)`` wraps a handler with settings loading."""
-    from reid_pipeline.lib.demo_footage import VTEST_PATH
+    """Register ``eval pipeline | detection | tracker``; ``run(handler)`` wraps a handler with settings loading."""
 
     parser = eval_sub.add_parser(
         "pipeline", parents=[common], help="run the demo per profile; identity F1 and IDF1 against ground truth"
     )
-    parser.add_argument("--labels", required=True, help="MOTChallenge ground truth of vtest.avi (review mot)")
-    parser.add_argument("--source", default=str(VTEST_PATH), help="the video the ground truth describes")
+    _truth_arguments(parser)
     parser.add_argument(
         "--work-dir",
         help="where each profile's run goes (default: <local folder>/eval, i.e. <data root>/eval when local)",
     )
-    parser.add_argument("--iou", type=float, default=0.5, help="IoU for a box to match ground truth (default 0.5)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run(cmd_eval_pipeline))
     detection = eval_sub.add_parser(
         "detection", parents=[common], help="precision, recall, AP50 and ms/frame per detector on labelled frames"
     )
-    detection.add_argument("--labels", required=True, help="MOTChallenge ground truth of the video (people)")
-    detection.add_argument("--source", default=str(VTEST_PATH), help="the video the ground truth describes")
+    _truth_arguments(detection)
     detection.add_argument(
         "--backend",
         action="append",
         choices=DETECTION_BACKENDS,
         help="repeatable; default: all (yolo when its weights are there)",
     )
-    detection.add_argument("--iou", type=float, default=0.5, help="IoU for a box to match ground truth (default 0.5)")
-    detection.add_argument("--json", action="store_true", help="print JSON instead of a table")
     detection.set_defaults(func=run(cmd_eval_detection))
     tracker = eval_sub.add_parser(
         "tracker", parents=[common], help="tracker-only IDF1 over sample rates, trackers, buffers and stitching"
     )
-    tracker.add_argument("--labels", required=True, help="MOTChallenge ground truth of the video (people)")
-    tracker.add_argument("--source", default=str(VTEST_PATH), help="the video the ground truth describes")
+    _truth_arguments(tracker)
     tracker.add_argument("--detector", default="ssd", choices=("ssd", "hog"), help="offline detector to track")
     tracker.add_argument("--fps", default="2,5,10", help="sample rates, comma-separated")
     tracker.add_argument("--tracker", default="bytetrack,botsort", help="trackers, comma-separated")
     tracker.add_argument("--buffer-s", default="1,3,6", help="track buffers in seconds, comma-separated")
     tracker.add_argument("--stitch-gap-s", default="0,4", help="stitching gaps in seconds (0 = off), comma-separated")
     tracker.add_argument("--match-buffer", default="0,0.5,1", help="buffered-IoU scales, comma-separated")
-    tracker.add_argument("--iou", type=float, default=0.5, help="IoU for a box to match ground truth (default 0.5)")
-    tracker.add_argument("--json", action="store_true", help="print JSON instead of a table")
     tracker.set_defaults(func=run(cmd_eval_tracker))

@@ -82,6 +82,7 @@ class DetectorResource(dg.ConfigurableResource):
     device: str
     tracker: str
     track_buffer_s: float
+    track_match_buffer: float
     entity_types: list[str]
     offline_detector: str
     ssd_min_scores: dict[str, float]
@@ -140,6 +141,7 @@ class EmbedderResource(dg.ConfigurableResource):
     model: str
     pretrained: str
     offline_backbone: str
+    offline_colour_weight: float
     device: str
     precision: str
     batch_size: int
@@ -196,7 +198,11 @@ class DescriberResource(dg.ConfigurableResource):
         return self._describer
 
 
-DEFAULT_THRESHOLDS = {"open_clip": 0.85, "imagenet-cnn": 0.90}  # by embedding backend; calibrate with eval
+DEFAULT_THRESHOLDS = {
+    "open_clip": 0.85,
+    "imagenet-cnn": 0.90,
+    "imagenet-cnn+colour": 0.85,
+}  # by embedding backend; calibrate with eval
 
 
 class IdentityResource(dg.ConfigurableResource):

@@ -1,22 +1,32 @@
 """Detect and track entities through one camera-day of footage.
 
 Files are processed in start-time order; the tracker restarts with every file (a cut in the
-footage is a cut in the track), and track ids are renumbered to be unique within the camera-day.
+footage is a cut in the track). Track fragments of the whole camera-day, across files too, are then
+stitched where motion and colour agree, and track ids renumbered to be unique within the camera-day.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from reid_pipeline.lib.contained_detection import FileDetection, FileReport
 from reid_pipeline.lib.detection.classes import CLASS_NAMES, ENTITY_TYPE_OF
 from reid_pipeline.lib.detection.guard import in_file_pixels, large_enough
-from reid_pipeline.lib.detection.tracking import Tracker
+from reid_pipeline.lib.detection.stitching import (
+    SIGNATURE_DIMS,
+    StitchSpec,
+    build_fragments,
+    colour_signature,
+    stitch,
+)
+from reid_pipeline.lib.detection.tracking import Tracker, TrackingSpec
 from reid_pipeline.lib.detection.types import Detector, Tracked
 from reid_pipeline.lib.sampling import (
     Frame,
@@ -64,17 +74,23 @@ def detect_file(
     path: Path,
     kind: str,
     detector: Detector,
-    tracker_name: str,
+    tracking: TrackingSpec,
     sampling: FootageSettings,
     stats: SamplingStats,
     overlap_decode: bool = True,
     until_s: float | None = None,
 ) -> Iterator[tuple[Frame, list[Tracked]]]:
-    """Each detected frame of one file with its tracked boxes (sorted by track id).
+    """Each detected frame of one file with its tracked boxes (sorted by track id, colour signature set).
 
     A fresh tracker per file: a cut in the footage is a cut in every track.
     """
-    tracker = Tracker(tracker_name, sample_fps=sampling.sample_fps, min_score=detector.min_score)
+    tracker = Tracker(
+        tracking.name,
+        sampling.sample_fps,
+        buffer_s=tracking.buffer_s,
+        min_score=detector.min_score,
+        match_buffer=tracking.match_buffer,
+    )
     if kind == "video":
         frames = admitted_frames(iter_video_frames(path, sampling.sample_fps, stats, until_s), sampling, stats)
     else:
@@ -85,19 +101,24 @@ def detect_file(
     batches = batched(frames, sampling.batch_size)
     for batch in prefetch(batches) if overlap_decode else batches:
         for frame, found in zip(batch, detector.detect([f.image for f in batch]), strict=True):
-            yield frame, in_file_pixels(sorted(tracker.update(found, frame.image), key=lambda t: t.track_id), frame)
+            tracked = sorted(tracker.update(found, frame.image), key=lambda t: t.track_id)
+            yield (
+                frame,
+                in_file_pixels([replace(t, signature=colour_signature(frame.image, t.xyxy)) for t in tracked], frame),
+            )
 
 
 def detect_camera_day(
     manifest: list[Row],
     raw_root: Path,
     detector: Detector,
-    tracker_name: str,
+    tracking: TrackingSpec,
     sampling: FootageSettings,
     log: Callable[[str], None] = lambda _msg: None,
+    stitching: StitchSpec | None = None,
     recipe: Callable[[], Detector] | None = None,
 ) -> DetectionRun:
-    """Detections with camera-day track ids for every readable file of ``manifest``.
+    """Detections with camera-day track ids for every readable file of ``manifest``, fragments stitched.
 
     With a ``recipe`` (a picklable way to build ``detector``) and ``sampling.isolate_files``, each
     file is decoded and detected in a worker process: a native crash fails that file only (its
@@ -106,8 +127,9 @@ def detect_camera_day(
     run = DetectionRun()
     started = time.perf_counter()
     next_track = 1
+    signatures: list[np.ndarray] = []
     usable = [row for row in manifest if row["error"] is None]
-    per_file = partial(detect_file, tracker_name=tracker_name, sampling=sampling)
+    per_file = partial(detect_file, tracking=tracking, sampling=sampling)
     files = FileDetection(per_file, detector, recipe if sampling.isolate_files else None, run.reports, log)
     for number, row in enumerate(usable, start=1):
         day, camera, file_id = str(row["date"]), str(row["camera_id"]), str(row["file_id"])
@@ -138,8 +160,30 @@ def detect_camera_day(
                         "model": detector.model_name,
                     }
                 )
+                signatures.append(box.signature if box.signature is not None else np.zeros(SIGNATURE_DIMS, np.float32))
         run.files += 1
         log(f"file {number}/{len(usable)} {row['path']}: {len(local_to_day)} tracks; {len(run.rows)} detections so far")
+    if stitching is not None and run.rows:
+        before = next_track - 1
+        renumber_tracks(run.rows, signatures, stitching)
+        log(f"stitched {before} track fragments into {len({r['track_id'] for r in run.rows})} tracklets")
     files.close()
     run.seconds = time.perf_counter() - started
     return run
+
+
+def renumber_tracks(rows: list[Row], signatures: list[np.ndarray], spec: StitchSpec) -> None:
+    """Join stitched fragments under one track id (1, 2, ... in order of first sighting), in place."""
+    start = min(r["timestamp"] for r in rows)
+    fragments = build_fragments(
+        [int(r["track_id"]) for r in rows],
+        [str(r["entity_type"]) for r in rows],
+        [(r["timestamp"] - start).total_seconds() for r in rows],
+        [list(r["bbox"]) for r in rows],
+        signatures,
+    )
+    root = stitch(fragments, spec)
+    number = {head: i + 1 for i, head in enumerate(sorted(set(root.values())))}
+    for r in rows:
+        r["track_id"] = number[root[int(r["track_id"])]]
+        r["tracklet_id"] = tracklet_id(str(r["date"]), str(r["camera_id"]), int(r["track_id"]))

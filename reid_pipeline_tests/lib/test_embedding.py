@@ -163,6 +163,34 @@ def test_local_checkpoint_loads_and_missing_one_says_how_to_fix(clip_model: Open
         OpenClipEmbedder("ViT-B-32", str(tmp_path / "missing.pt"), offline=True)
 
 
+def test_colour_fusion_splits_the_cosine_between_cnn_and_body_colours() -> None:
+    import io
+
+    from PIL import Image
+
+    def person(top: tuple[int, int, int]) -> bytes:
+        image = np.full((150, 60, 3), 128, np.uint8)
+        image[10:75, 10:50] = top
+        image[75:140, 10:50] = (30, 30, 90)
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="JPEG")
+        return buffer.getvalue()
+
+    jpegs = [person((200, 20, 20)), person((20, 20, 200))]
+    cnn = embed_jpegs(ImageNetEmbedder("mobilenetv2", device="cpu"), jpegs, ["r", "b"], 2, 1).vectors
+    fused_model = ImageNetEmbedder("mobilenetv2", colour_weight=0.5, device="cpu")
+    fused = embed_jpegs(fused_model, jpegs, ["r", "b"], 2, 1).vectors
+    assert fused.shape == (2, fused_model.dims) == (2, 1280 + 64)
+    np.testing.assert_allclose(np.linalg.norm(fused, axis=1), 1.0, atol=1e-5)
+    colour = fused[:, 1280:] / np.sqrt(0.5)
+    expected = 0.5 * float(cnn[0] @ cnn[1]) + 0.5 * float(colour[0] @ colour[1])
+    assert float(fused[0] @ fused[1]) == pytest.approx(expected, abs=1e-5)
+    assert float(colour[0] @ colour[1]) < 0.9, "a red top and a blue top differ in colour"
+    assert fused_model.backend == "imagenet-cnn+colour" and fused_model.model_name == "mobilenetv2+colour0.5"
+    with pytest.raises(ValueError, match="colour_weight"):
+        ImageNetEmbedder("mobilenetv2", colour_weight=1.5)
+
+
 @pytest.mark.parametrize("backbone", ["mobilenetv2", "efficientnet-lite0"])
 def test_packaged_imagenet_backbones(backbone: str) -> None:
     embedder = ImageNetEmbedder(backbone, device="cpu")

@@ -77,11 +77,13 @@ def test_matching_and_majority_vote(tmp_path: Path) -> None:
         _detection("a2", "t1", 2, 0),
         _detection("a3", "t1", 3, 0),  # on an ignored box
         _detection("b1", "t2", 1, 49),
+        _detection("b2", "t2", 4, 49),  # frames nobody labelled: no say in who t2 is
+        _detection("b3", "t2", 5, 49),
         _detection("c1", "t3", 2, 300),  # on nobody
     ]
     matched = match_detections(detections, truth, 0.5)
-    assert matched == {"a1": 1, "a2": 1, "a3": 0, "b1": 2, "c1": None}
-    assert tracklet_truth(detections, matched) == {"t1": 1, "t2": 2}
+    assert matched == {"a1": 1, "a2": 1, "a3": 0, "b1": 2, "b2": None, "b3": None, "c1": None}
+    assert tracklet_truth(detections, matched, set(truth)) == {"t1": 1, "t2": 2}
 
 
 def test_pair_subsets_by_hand() -> None:

@@ -41,6 +41,7 @@ def build_embedder(spec: EmbeddingSettings, profile: str) -> Embedder:
     if profile == "offline":
         return ImageNetEmbedder(
             spec.offline_backbone,
+            colour_weight=spec.offline_colour_weight,
             device=spec.device,
             precision=spec.precision,
             gpu_memory_fraction=spec.gpu_memory_fraction,

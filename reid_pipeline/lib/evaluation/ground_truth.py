@@ -47,14 +47,21 @@ def crop_labels(label: str, splits: str, crops: int) -> list[str]:
     return labels
 
 
-def read_tracklet_labels(path: Path) -> dict[str, tuple[str, str]]:
-    """``tracklet_id -> (label, split_at_crop)`` from a label CSV of ``review export``."""
+def read_label_csv(path: Path, columns: set[str], how_to_make: str) -> list[dict[str, str]]:
+    """Rows of a hand-written CSV that must have ``columns``; a missing file says ``how_to_make`` one."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: export one with `reid-pipeline review export` and fill it in")
+        raise FileNotFoundError(f"{path} does not exist: {how_to_make}")
     with path.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    if rows and not {"tracklet_id", "label"} <= set(rows[0]):
-        raise ValueError(f"{path} needs columns tracklet_id and label (and optionally split_at_crop)")
+    if rows and not columns <= set(rows[0]):
+        raise ValueError(f"{path} needs the columns {', '.join(sorted(columns))}")
+    return rows
+
+
+def read_tracklet_labels(path: Path) -> dict[str, tuple[str, str]]:
+    """``tracklet_id -> (label, split_at_crop)`` from a label CSV of ``review export``."""
+    hint = "export one with `reid-pipeline review export` and fill it in (split_at_crop is optional)"
+    rows = read_label_csv(path, {"tracklet_id", "label"}, hint)
     return {r["tracklet_id"]: (r["label"], r.get("split_at_crop") or "") for r in rows}
 
 

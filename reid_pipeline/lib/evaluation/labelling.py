@@ -82,14 +82,9 @@ def write_labels(path: Path, boxes: Iterable[LabelBox]) -> Path:
 
 def read_identities(path: Path) -> dict[int, int]:
     """``part id -> person`` from a CSV with columns ``part_id`` and ``person``."""
-    import csv
+    from reid_pipeline.lib.evaluation.ground_truth import read_label_csv
 
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: write part_id,person[,label] lines")
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if rows and not {"part_id", "person"} <= set(rows[0]):
-        raise ValueError(f"{path} needs columns part_id and person")
+    rows = read_label_csv(path, {"part_id", "person"}, "write part_id,person[,label] lines")
     mapping: dict[int, int] = {}
     for row in rows:
         part, person = int(row["part_id"]), int(row["person"])

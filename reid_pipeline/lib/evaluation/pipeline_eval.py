@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -83,11 +83,18 @@ def match_detections(
     return matched
 
 
-def tracklet_truth(detections: list[dict[str, object]], matched: Mapping[str, int | None]) -> dict[str, int]:
-    """The person most of a tracklet's boxes match; tracklets mostly on ignored or no boxes get none."""
+def tracklet_truth(
+    detections: list[dict[str, object]], matched: Mapping[str, int | None], labelled_frames: Collection[int]
+) -> dict[str, int]:
+    """The person most of a tracklet's boxes on labelled frames match; tracklets mostly on ignored or no
+    boxes get none. Boxes on frames nobody labelled have no say: the ground truth covers one frame in
+    ten, the pipeline detects more often."""
     votes: dict[str, Counter[int | None]] = defaultdict(Counter)
     for d in detections:
-        votes[str(d["tracklet_id"])][matched[str(d["detection_id"])]] += 1
+        box = d["source"]
+        assert isinstance(box, SourceBox)
+        if box.frame in labelled_frames:
+            votes[str(d["tracklet_id"])][matched[str(d["detection_id"])]] += 1
     truth = {}
     for tracklet, counter in votes.items():
         person = counter.most_common(1)[0][0]
