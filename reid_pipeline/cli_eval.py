@@ -117,7 +117,7 @@ def _print_report(report: dict) -> None:
         s = identity[name]
         print(f"  {name:<14} {s['precision']:>9} {s['recall']:>7} {s['f1']:>7} {s['true_pairs']:>10} {s['pairs']:>6}")
     c = identity["clustering"]
-    print(f"  B-cubed F1 {c['bcubed_f1']}, ARI {c['ari']}")
+    print(f"  B-cubed F1 {c['bcubed_f1']}, ARI {c['ari']}" if c else "  no tracklet matches a labelled person")
     for name, s in tracking.items():
         print(
             f"  {name:<16} IDF1 {s['idf1']}  IDP {s['idp']}  IDR {s['idr']}  MOTA {s['mota']}  switches {s['num_switches']}"

@@ -156,7 +156,7 @@ def test_bench_embed_json(data_root: str, vtest: Path, capsys: pytest.CaptureFix
     assert main(["bench", "embed", *args]) == 0
     report = json.loads(capsys.readouterr().out)
     naive, pipeline = report["arms"]
-    assert report["model"] == "imagenet-cnn:efficientnet-lite0" and report["dims"] == 1280
+    assert report["model"] == "imagenet-cnn:mobilenetv2" and report["dims"] == 1280
     assert naive["crops"] == pipeline["crops"] > 0 and naive["batch_size"] == 1
     assert report["speedup"] == pytest.approx(pipeline["crops_per_s"] / naive["crops_per_s"], rel=0.02)
     assert report["max_abs_difference_naive_vs_pipeline"] < 1e-3, "batching must not change the vectors"

@@ -107,7 +107,7 @@ def test_offline_profile_on_vtest_with_a_corrupt_file(offline_settings: Settings
     assert len(crop_vectors) < len(det), "only the best crops are embedded"
     with_crops = {t for t, row in summary.items() if row["best_crop_ids"]}
     assert {r["tracklet_id"] for r in embeddings.to_pylist() if r["kind"] == "tracklet"} == with_crops
-    assert set(embeddings.column("model").to_pylist()) == {"imagenet-cnn:efficientnet-lite0"}
+    assert set(embeddings.column("model").to_pylist()) == {"imagenet-cnn:mobilenetv2"}
     assert set(attributes.column("tracklet_id").to_pylist()) == with_crops
     assert set(attributes.column("backend").to_pylist()) == {"pixel-colours"}
     for row in attributes.to_pylist():

@@ -14,6 +14,7 @@ from reid_pipeline.lib.evaluation.clustering_metrics import score_clustering
 from reid_pipeline.lib.evaluation.ground_truth import SourceBox, crop_labels, mot_ground_truth, to_source
 from reid_pipeline.lib.evaluation.pipeline_eval import (
     TruthBox,
+    identity_scores,
     iou,
     match_detections,
     pair_scores,
@@ -111,3 +112,10 @@ def test_all_pairs_agree_with_clustering_scores_on_random_labels() -> None:
         assert scores["precision"] == pytest.approx(reference.pairwise_precision, abs=1e-4)
         assert scores["recall"] == pytest.approx(reference.pairwise_recall, abs=1e-4)
         assert scores["pairs"] == len(list(combinations(names, 2)))
+
+
+def test_a_run_that_matches_nobody_scores_zero_instead_of_failing() -> None:
+    detections = [_detection("a1", "t1", 1, 300)]
+    scores = identity_scores(detections, {}, {"t1": "E1"})
+    assert scores["labelled_tracklets"] == 0 and scores["clustering"] is None
+    assert scores["all_pairs"]["pairs"] == 0

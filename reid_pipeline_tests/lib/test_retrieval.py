@@ -109,7 +109,7 @@ def test_eval_retrieval_cli_on_images_and_on_vectors(tmp_path: Path, capsys: pyt
     args = ["eval", "retrieval", "--query", str(query), "--gallery", str(gallery), "--profile", "offline", "--json"]
     assert main([*args, "--data-root", str(tmp_path / "data")]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["model"] == "imagenet-cnn:efficientnet-lite0"
+    assert report["model"] == "imagenet-cnn:mobilenetv2"
     assert report["queries"] == 4 and report["skipped_queries"] == 0
     assert 0.0 < report["mAP"] <= 1.0 and report["rank1"] <= report["rank5"] <= report["rank10"] == 1.0
 

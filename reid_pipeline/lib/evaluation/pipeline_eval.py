@@ -135,18 +135,27 @@ def pair_scores(
 def identity_scores(
     detections: list[dict[str, object]], truth: Mapping[str, int], predicted: Mapping[str, str]
 ) -> dict[str, object]:
-    """Pairwise scores for all, cross-camera (same day) and cross-day pairs of labelled tracklets."""
+    """Pairwise scores for all, cross-camera (same day) and cross-day pairs of labelled tracklets.
+
+    A run none of whose tracklets lands on a labelled person (a detector whose boxes never reach the
+    IoU threshold) scores zero pairs and has no clustering scores, rather than failing.
+    """
     places = {str(d["tracklet_id"]): (str(d["tracklet_id"]), str(d["date"]), str(d["camera_id"])) for d in detections}
     labelled = sorted(places[t] for t in truth if t in places)
+    clustering = (
+        score_clustering(
+            {t: predicted.get(t, t) for t, _, _ in labelled}, {t: truth[t] for t, _, _ in labelled}
+        ).as_dict()
+        if labelled
+        else None
+    )
     return {
         "labelled_tracklets": len(labelled),
         "people": len(set(truth.values())),
         "all_pairs": pair_scores(labelled, truth, predicted, lambda a, b: True),
         "cross_camera": pair_scores(labelled, truth, predicted, lambda a, b: a[1] == b[1] and a[2] != b[2]),
         "cross_day": pair_scores(labelled, truth, predicted, lambda a, b: a[1] != b[1]),
-        "clustering": score_clustering(
-            {t: predicted.get(t, t) for t, _, _ in labelled}, {t: truth[t] for t, _, _ in labelled}
-        ).as_dict(),
+        "clustering": clustering,
     }
 
 
