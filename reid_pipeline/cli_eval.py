@@ -164,7 +164,7 @@ def cmd_eval_detection(args: argparse.Namespace, settings: Settings) -> int:
             reports.append({"backend": backend, "skipped": skipped})
             continue
         scores = score_detector(detector, images, truth, threshold, args.iou, settings.footage.batch_size)
-        reports.append({"backend": backend, **scores.as_dict()})
+        reports.append({**scores.as_dict(), "backend": backend})
     if args.json:
         print(json.dumps(reports, indent=2))
         return 0
