@@ -12,6 +12,9 @@ reid-pipeline eval retrieval --query DIR --gallery DIR | --vectors FILE [--reran
 reid-pipeline eval tracking --gt FILE --pred FILE [--json]                        MOTA, IDF1 (MOTChallenge)
 reid-pipeline eval clustering --labels FILE [--sweep] [--write-config F] [--json]   identities vs true labels
 reid-pipeline eval pipeline --labels GT.txt [--json]   the demo per profile: identity F1 and IDF1 vs ground truth
+reid-pipeline eval detection --labels GT.txt [--backend ssd|hog|yolo] [--json]   precision, recall, AP50, ms/frame
+reid-pipeline eval tracker --labels GT.txt [--fps 2,5,10] ... [--json]   tracker-only IDF1 over a grid of settings
+reid-pipeline review truth propose|draw|zoom|strips|merge|check ...   make and check hand-labelled ground truth
 """
 
 from __future__ import annotations
