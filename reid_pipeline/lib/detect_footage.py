@@ -131,43 +131,49 @@ def detect_camera_day(
     usable = [row for row in manifest if row["error"] is None]
     per_file = partial(detect_file, tracking=tracking, sampling=sampling)
     files = FileDetection(per_file, detector, recipe if sampling.isolate_files else None, run.reports, log)
-    for number, row in enumerate(usable, start=1):
-        day, camera, file_id = str(row["date"]), str(row["camera_id"]), str(row["file_id"])
-        local_to_day: dict[int, int] = {}
-        frames = files.frames(raw_root, str(row["path"]), str(row["kind"]), run.stats)
-        for frame, tracked in frames:
-            for k, box in enumerate(tracked):
-                if box.track_id not in local_to_day:
-                    local_to_day[box.track_id] = next_track
-                    next_track += 1
-                day_track = local_to_day[box.track_id]
-                run.rows.append(
-                    {
-                        "detection_id": f"{file_id}-{frame.index:07d}-{k:03d}",
-                        "date": day,
-                        "camera_id": camera,
-                        "file_id": file_id,
-                        "path": row["path"],
-                        "frame_index": frame.index,
-                        "timestamp": row["start_time"] + timedelta(seconds=frame.offset_s),
-                        "bbox": list(box.xyxy),
-                        "score": box.score,
-                        "class_name": CLASS_NAMES.get(box.class_id, str(box.class_id)),
-                        "entity_type": ENTITY_TYPE_OF.get(box.class_id, "person"),
-                        "track_id": day_track,
-                        "tracklet_id": tracklet_id(day, camera, day_track),
-                        "backend": detector.backend,
-                        "model": detector.model_name,
-                    }
-                )
-                signatures.append(box.signature if box.signature is not None else np.zeros(SIGNATURE_DIMS, np.float32))
-        run.files += 1
-        log(f"file {number}/{len(usable)} {row['path']}: {len(local_to_day)} tracks; {len(run.rows)} detections so far")
+    try:
+        for number, row in enumerate(usable, start=1):
+            day, camera, file_id = str(row["date"]), str(row["camera_id"]), str(row["file_id"])
+            local_to_day: dict[int, int] = {}
+            frames = files.frames(raw_root, str(row["path"]), str(row["kind"]), run.stats)
+            for frame, tracked in frames:
+                for k, box in enumerate(tracked):
+                    if box.track_id not in local_to_day:
+                        local_to_day[box.track_id] = next_track
+                        next_track += 1
+                    day_track = local_to_day[box.track_id]
+                    run.rows.append(
+                        {
+                            "detection_id": f"{file_id}-{frame.index:07d}-{k:03d}",
+                            "date": day,
+                            "camera_id": camera,
+                            "file_id": file_id,
+                            "path": row["path"],
+                            "frame_index": frame.index,
+                            "timestamp": row["start_time"] + timedelta(seconds=frame.offset_s),
+                            "bbox": list(box.xyxy),
+                            "score": box.score,
+                            "class_name": CLASS_NAMES.get(box.class_id, str(box.class_id)),
+                            "entity_type": ENTITY_TYPE_OF.get(box.class_id, "person"),
+                            "track_id": day_track,
+                            "tracklet_id": tracklet_id(day, camera, day_track),
+                            "backend": detector.backend,
+                            "model": detector.model_name,
+                        }
+                    )
+                    signatures.append(
+                        box.signature if box.signature is not None else np.zeros(SIGNATURE_DIMS, np.float32)
+                    )
+            run.files += 1
+            log(
+                f"file {number}/{len(usable)} {row['path']}: {len(local_to_day)} tracks; {len(run.rows)} detections so far"
+            )
+    finally:
+        files.close()  # the worker process goes even when a file fails past containment
     if stitching is not None and run.rows:
         before = next_track - 1
         renumber_tracks(run.rows, signatures, stitching)
         log(f"stitched {before} track fragments into {len({r['track_id'] for r in run.rows})} tracklets")
-    files.close()
     run.seconds = time.perf_counter() - started
     return run
 

@@ -90,3 +90,27 @@ def test_colour_signature_tells_a_red_top_from_a_blue_top() -> None:
     )
     assert float(red @ red_again) > 0.95 > float(red @ blue)
     assert not colour_signature(person((0, 0, 220)), (30, 20, 32, 180)).any(), "too thin to describe"
+
+
+def test_each_fragment_gets_at_most_one_predecessor() -> None:
+    start = walker(3, 7, 12, 100)
+    near, farther = walker(1, 0, 5, 100), walker(2, 0, 5.5, 130)  # both could lead into the same fragment
+    root = stitch([start, near, farther], SPEC)
+    assert root[3] == 1 and root[2] == 2, "the cheaper predecessor keeps the link; the other stays apart"
+
+
+def test_many_fragments_are_compared_only_within_the_gap(monkeypatch: pytest.MonkeyPatch) -> None:
+    import reid_pipeline.lib.detection.stitching as stitching
+
+    compared: list[tuple[int, int]] = []
+    real = stitching.link_cost
+
+    def counting(a: Fragment, b: Fragment, spec: StitchSpec) -> float | None:
+        compared.append((a.track_id, b.track_id))
+        return real(a, b, spec)
+
+    monkeypatch.setattr(stitching, "link_cost", counting)
+    # 300 fragments, each starting 3 s after the previous one ends: only neighbours are within 4 s.
+    parts = [walker(i, 4.0 * i, 4.0 * i + 1, 50.0 * (i % 10)) for i in range(300)]
+    stitch(parts, SPEC)
+    assert sorted(compared) == [(i, i + 1) for i in range(299)], "no all-pairs comparison"

@@ -94,9 +94,9 @@ class SsdDetector:
         config: str = "",
         input_size: int = 300,
     ) -> None:
-        packaged_graph, packaged_config = packaged_model_files() if not (graph and config) else (Path(), Path())
-        self.graph = Path(graph) if graph else packaged_graph
-        self.config = Path(config) if config else packaged_config
+        if bool(graph) != bool(config):
+            raise ValueError("give the SSD graph and its text graph together (ssd_graph, ssd_config), or neither")
+        self.graph, self.config = (Path(graph), Path(config)) if graph else packaged_model_files()
         self.min_scores = dict(min_scores)
         self.min_score = min(self.min_scores.values(), default=1.0)
         self.input_size = input_size

@@ -17,6 +17,7 @@ predecessor, so chains form in time order and never branch.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -155,13 +156,18 @@ def stitch(fragments: Sequence[Fragment], spec: StitchSpec) -> dict[int, int]:
     """``track_id -> id of the first fragment of its chain`` for every fragment (itself when unjoined)."""
     if spec.max_gap_s <= 0:
         return {f.track_id: f.track_id for f in fragments}
+    # Only fragments starting within max_gap_s after another ends can continue it: sorted starts and a
+    # bisection keep a long camera-day from comparing every fragment with every other.
+    ordered = sorted(fragments, key=lambda f: f.start)
+    starts = [f.start for f in ordered]
     candidates = []
     for a in fragments:
-        for b in fragments:
-            if a is not b:
-                cost = link_cost(a, b, spec)
-                if cost is not None:
-                    candidates.append((cost, a.track_id, b.track_id))
+        first = bisect_right(starts, a.end)
+        last = bisect_right(starts, a.end + spec.max_gap_s)
+        for b in ordered[first:last]:
+            cost = link_cost(a, b, spec)
+            if cost is not None:
+                candidates.append((cost, a.track_id, b.track_id))
     successor: dict[int, int] = {}
     predecessor: dict[int, int] = {}
     for _cost, a_id, b_id in sorted(candidates):

@@ -14,22 +14,29 @@ from __future__ import annotations
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import reduce
+from itertools import pairwise
+from math import gcd
 from pathlib import Path
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from reid_pipeline.lib.detection.stitching import StitchSpec, build_fragments, colour_signature, stitch
+from reid_pipeline.lib.detection.stitching import (
+    SIGNATURE_DIMS,
+    StitchSpec,
+    build_fragments,
+    colour_signature,
+    stitch,
+)
 from reid_pipeline.lib.detection.tracking import Tracker, TrackingSpec
 from reid_pipeline.lib.detection.types import Detections, Detector
 from reid_pipeline.lib.evaluation.detection_eval import box_iou, truth_xyxy
 from reid_pipeline.lib.evaluation.labelling import iter_frames
 from reid_pipeline.lib.evaluation.pipeline_eval import TruthBox
 from reid_pipeline.lib.evaluation.tracking import evaluate_tracking
-
-SOURCE_FPS = 10.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,7 @@ class TrackerConfig:
     buffer_s: float
     stitch_gap_s: float  # 0 = no stitching
     match_buffer: float = 0.0
+    stitch_min_similarity: float = 0.75
 
 
 @dataclass(frozen=True)
@@ -61,25 +69,71 @@ class TrackerScores:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class VideoInfo:
+    fps: float
+    frames: int
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.fps
+
+
+def video_info(video: Path) -> VideoInfo:
+    """Frame rate and frame count as the container states them."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(video))
+    try:
+        if not capture.isOpened():
+            raise FileNotFoundError(f"cannot open {video}: is it a video file OpenCV can decode?")
+        fps = capture.get(cv2.CAP_PROP_FPS) or 10.0
+        return VideoInfo(float(fps), int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+    finally:
+        capture.release()
+
+
+def sample_step(source_fps: float, fps: float, labelled: Sequence[int]) -> int:
+    """Every how many source frames ``fps`` detects; refuses a rate whose frames miss labelled ones."""
+    if not labelled:
+        raise ValueError("the ground truth has no labelled frames")
+    step = max(1, round(source_fps / fps))
+    frames = sorted(labelled)
+    spacing = reduce(gcd, (b - a for a, b in pairwise(frames)), 0)
+    if spacing and spacing % step:
+        raise ValueError(
+            f"at {fps:g} fps every {step}th frame is detected, which skips frames the ground truth labels (every "
+            f"{spacing}th): choose a rate whose step divides {spacing}, e.g. {source_fps / spacing:g} fps or a multiple"
+        )
+    return step
+
+
 @dataclass
 class SampledDetections:
-    """Person detections on the frames a sample rate takes, and what detecting them cost."""
+    """Person detections (with colour signatures) on the frames a sample rate takes, and their cost."""
 
     step: int
+    fps: float  # the rate actually sampled: source fps / step
+    source_fps: float
     frames: dict[int, Detections]
+    signatures: dict[int, np.ndarray]
     seconds: float
 
 
-def sampled_frames(total: int, step: int, anchor: int) -> list[int]:
-    """1-based frames ``anchor + k * step`` (k may be negative) within 1..total."""
-    return [f for f in range(1, total + 1) if (f - anchor) % step == 0]
-
-
 def detect_sampled(
-    video: Path, detector: Detector, fps: float, anchor: int, batch_size: int = 8, person_class: int = 0
+    video: Path,
+    detector: Detector,
+    fps: float,
+    labelled: Sequence[int],
+    batch_size: int = 8,
+    person_class: int = 0,
 ) -> SampledDetections:
-    step = max(1, round(SOURCE_FPS / fps))
+    """Detect on every ``step``-th frame, aligned so that every labelled frame is among them."""
+    info = video_info(video)
+    step = sample_step(info.fps, fps, labelled)
+    anchor = min(labelled)
     found: dict[int, Detections] = {}
+    signatures: dict[int, np.ndarray] = {}
     batch: list[tuple[int, np.ndarray]] = []
     seconds = 0.0
 
@@ -88,8 +142,12 @@ def detect_sampled(
         started = time.perf_counter()
         results = detector.detect([image for _, image in batch])
         seconds += time.perf_counter() - started
-        for (frame, _), result in zip(batch, results, strict=True):
-            found[frame] = result.subset(result.class_ids == person_class)
+        for (frame, image), result in zip(batch, results, strict=True):
+            people = result.subset(result.class_ids == person_class)
+            found[frame] = people
+            signatures[frame] = np.array([colour_signature(image, box) for box in people.xyxy]).reshape(
+                -1, SIGNATURE_DIMS
+            )
         batch.clear()
 
     for number, image in enumerate(iter_frames(video), start=1):
@@ -99,49 +157,43 @@ def detect_sampled(
                 flush()
     if batch:
         flush()
-    return SampledDetections(step, found, seconds)
-
-
-def _frames_with_images(video: Path, wanted: set[int]) -> Iterator[tuple[int, np.ndarray]]:
-    for number, image in enumerate(iter_frames(video), start=1):
-        if number in wanted:
-            yield number, image
+    return SampledDetections(step, info.fps / step, info.fps, found, signatures, seconds)
 
 
 def run_tracker(
-    video: Path, sampled: SampledDetections, config: TrackerConfig, min_score: float
+    sampled: SampledDetections, config: TrackerConfig, min_score: float
 ) -> tuple[list[tuple[int, int, np.ndarray]], float]:
-    """``[(frame, track id, xyxy)]`` of person tracks (stitched when asked) and the seconds it took."""
+    """``[(frame, track id, xyxy)]`` of person tracks (stitched when asked) and the seconds it took.
+
+    The trackers in use read no pixels (BoT-SORT runs without camera-motion compensation or
+    re-id), so detections are replayed without decoding the video again.
+    """
     spec = TrackingSpec(config.tracker, config.buffer_s, config.match_buffer)
     tracker = Tracker(
-        spec.name,
-        SOURCE_FPS / sampled.step,
-        buffer_s=spec.buffer_s,
-        min_score=min_score,
-        match_buffer=spec.match_buffer,
+        spec.name, sampled.fps, buffer_s=spec.buffer_s, min_score=min_score, match_buffer=spec.match_buffer
     )
+    blank = np.zeros((8, 8, 3), np.uint8)
     rows: list[tuple[int, int, np.ndarray]] = []
     signatures: list[np.ndarray] = []
-    spent = 0.0
-    for frame, image in _frames_with_images(video, set(sampled.frames)):
-        started = time.perf_counter()
-        for t in tracker.update(sampled.frames[frame], image):
-            rows.append((frame, t.track_id, np.array(t.xyxy)))
-            signatures.append(colour_signature(image, t.xyxy))
-        spent += time.perf_counter() - started
+    started = time.perf_counter()
+    for frame in sorted(sampled.frames):
+        found = sampled.frames[frame]
+        for t in tracker.update(found, blank):
+            box = np.array(t.xyxy)
+            index = int(np.flatnonzero(np.all(found.xyxy == box.astype(np.float32), axis=1))[0])
+            rows.append((frame, t.track_id, box))
+            signatures.append(sampled.signatures[frame][index])
     if config.stitch_gap_s > 0 and rows:
-        started = time.perf_counter()
         fragments = build_fragments(
             [r[1] for r in rows],
             ["person"] * len(rows),
-            [(r[0] - 1) / SOURCE_FPS for r in rows],
+            [(r[0] - 1) / sampled.source_fps for r in rows],
             [r[2].tolist() for r in rows],
             signatures,
         )
-        root = stitch(fragments, StitchSpec(max_gap_s=config.stitch_gap_s))
+        root = stitch(fragments, StitchSpec(max_gap_s=config.stitch_gap_s, min_similarity=config.stitch_min_similarity))
         rows = [(frame, root[track], box) for frame, track, box in rows]
-        spent += time.perf_counter() - started
-    return rows, spent
+    return rows, time.perf_counter() - started
 
 
 def fragments_per_person(
@@ -185,7 +237,6 @@ def drop_ignored(
 
 
 def score_tracking(
-    video: Path,
     sampled: SampledDetections,
     config: TrackerConfig,
     truth: Mapping[int, Sequence[TruthBox]],
@@ -193,7 +244,8 @@ def score_tracking(
     video_seconds: float,
     iou: float = 0.5,
 ) -> TrackerScores:
-    rows, spent = run_tracker(video, sampled, config, min_score)
+    """Track ``sampled`` with ``config`` and score it on the labelled frames; costs per second of video."""
+    rows, spent = run_tracker(sampled, config, min_score)
     on_truth = drop_ignored(rows, truth, iou)
     with tempfile.TemporaryDirectory() as folder:
         gt_path, pred_path = Path(folder) / "gt.txt", Path(folder) / "pred.txt"
@@ -212,7 +264,7 @@ def score_tracking(
         )
         metrics = evaluate_tracking(gt_path, pred_path, iou)
     return TrackerScores(
-        fps=config.fps,
+        fps=round(sampled.fps, 3),
         tracker=config.tracker,
         buffer_s=config.buffer_s,
         stitch_gap_s=config.stitch_gap_s,
