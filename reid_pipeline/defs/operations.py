@@ -69,7 +69,10 @@ class RetentionConfig(dg.Config):
     dry_run: bool = False
 
 
-@dg.op(description="Deletes crops and vectors older than each table's retention, then compacts LanceDB.")
+@dg.op(
+    description="Deletes data older than each table's retention and pictures and vectors older than their own "
+    "(thumbnails blanked, reports rewritten without images), then compacts LanceDB."
+)
 def apply_retention(
     context: dg.OpExecutionContext,
     config: RetentionConfig,
@@ -86,24 +89,35 @@ def apply_retention(
     for d in deletions:
         where = f"{d.date}/{d.camera}" if d.camera else d.date
         context.log.info(
-            f"{'would delete' if config.dry_run else 'deleted'} {d.store} {d.table} {where}: {d.rows} rows"
+            f"{'would delete' if config.dry_run else 'deleted'} {d.store} {d.table} {where}: {d.rows} {d.action} "
+            f"({d.kinds}; {d.rule})"
         )
     rows = [d.as_dict() for d in deletions]
     table = "\n".join(
-        f"| {r['store']} | {r['table']} | {r['date']} | {r['camera'] or ''} | {r['rows']} |" for r in rows
+        f"| {r['store']} | {r['table']} | {r['date']} | {r['camera'] or ''} | {r['action']} | {r['kinds']} "
+        f"| {r['rows']} | {r['rule']} |"
+        for r in rows
+    )
+    header = (
+        "| store | table | date | camera | what | kinds of data | count | rule |\n|---|---|---|---|---|---|---|---|\n"
     )
     return dg.Output(
         rows,
         metadata={
-            "deleted_rows": sum(d.rows for d in deletions),
+            "deleted_rows": sum(d.rows for d in deletions if d.action == "rows"),
+            "thumbnails_removed": sum(d.rows for d in deletions if d.action == "thumbnails"),
+            "report_images_removed": sum(d.rows for d in deletions if d.store == "reports"),
             "partitions": len(deletions),
             "dry_run": config.dry_run,
-            "report": dg.MetadataValue.md("| store | table | date | camera | rows |\n|---|---|---|---|---|\n" + table),
+            "report": dg.MetadataValue.md(header + table),
         },
     )
 
 
-@dg.job(description="Retention: delete crops and vectors older than the configured days; report what went.")
+@dg.job(
+    description="Retention: delete data past its table's days, pictures past image_days and vectors past "
+    "vector_days; report what went, by kind of data."
+)
 def retention_job() -> None:
     apply_retention()
 
