@@ -77,7 +77,7 @@ def file_bytes(path: Path) -> bytes:
     raw = path.read_bytes()
     if path.suffix == ".parquet":
         sink = io.BytesIO()
-        pq.write_table(pq.read_table(path), sink, compression="none")
+        pq.write_table(pq.read_table(path), sink, compression="none", use_dictionary=False)
         raw += sink.getvalue()
     return raw
 
@@ -91,3 +91,8 @@ def scan(root: Path, wanted: set[bytes]) -> dict[bytes, list[str]]:
             if needle in content:
                 where.setdefault(needle, []).append(str(path.relative_to(root)))
     return where
+
+
+def places(found: dict[bytes, list[str]]) -> list[str]:
+    """The files a scan found anything in (what an assertion message should show)."""
+    return sorted({path for paths in found.values() for path in paths})

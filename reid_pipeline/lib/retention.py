@@ -14,7 +14,6 @@ nothing younger is ever touched. Tables not named by any limit are never touched
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -166,19 +165,6 @@ def plan(
     return found
 
 
-def compact(identity: IdentityStore, name: str, version_grace_s: int) -> None:
-    """Rewrite a table's fragments and drop versions older than ``version_grace_s``.
-
-    Deleted or blanked data stays in the old fragments that older versions point to until those versions
-    are cleaned up; younger versions stay for readers still on them.
-    """
-    with warnings.catch_warnings():  # LanceDB warns about a zero grace; that is the caller's choice
-        warnings.simplefilter("ignore", UserWarning)
-        identity.table(name).optimize(
-            cleanup_older_than=timedelta(seconds=version_grace_s), delete_unverified=version_grace_s == 0
-        )
-
-
 def apply(
     deletions: list[Deletion], parquet: ParquetStore, identity: IdentityStore | None, version_grace_s: int = 3600
 ) -> None:
@@ -201,7 +187,7 @@ def apply(
             touched.add(d.table)
     for name in sorted(touched):
         assert identity is not None
-        compact(identity, name, version_grace_s)
+        identity.compact(name, version_grace_s)
     for d in deletions:
         if d.store == "reports" and identity is not None:
             write_report(identity, parquet.data_root, d.date, d.keeps_from)

@@ -14,7 +14,7 @@ from reid_pipeline.lib.retention import apply, plan
 from reid_pipeline.lib.review.report_files import images_in_report
 from reid_pipeline.lib.storage import ParquetStore
 from reid_pipeline.settings import RetentionSettings
-from reid_pipeline_tests.privacy_run import missing, needles, scan
+from reid_pipeline_tests.privacy_run import missing, needles, places, scan
 
 OLD, YOUNG = "2024-05-01", "2024-05-02"
 TEXT = ("entity_id", "date", "first_seen", "last_seen", "cameras", "n_appearances", "tracklet_ids", "summary")
@@ -60,7 +60,7 @@ def test_pictures_past_image_days_go_everywhere_and_timelines_keep_text_and_time
         ("reports", "daily_report", YOUNG, "images", "images"),
     }
     assert {d.rule for d in deletions} == {"image_days=1"}
-    assert scan(root, needles(old_pictures)) == {}, "no picture of the old day anywhere under the data root"
+    assert places(scan(root, needles(old_pictures))) == [], "no picture of the old day anywhere under the data root"
     assert not missing(young_pictures, scan(root, needles(young_pictures))), "the young day keeps its pictures"
     assert images_in_report(str(root), OLD) == 0
     assert "Entities on 2024-05-01" in (root / "reports" / f"{OLD}.html").read_text()
