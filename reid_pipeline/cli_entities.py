@@ -83,6 +83,7 @@ def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
     """merge / not-same / split / name / watch / unwatch: recorded in ``corrections``, applied on every run."""
     from reid_pipeline.lib.identity.corrections import correction
     from reid_pipeline.lib.identity.query import resolve_entity
+    from reid_pipeline.lib.privacy.audit import add_correction
 
     store = _store(settings)
     first = resolve_entity(store, args.id)
@@ -97,7 +98,7 @@ def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
         author=args.author,
         note=args.note,
     )
-    store.add_correction(row)
+    add_correction(store, row)
     days = sorted(set(first["days"]) | set(other["days"] if other else []))
     result = {"correction_id": row["correction_id"], "kind": kind, "entity": first["entity_id"], "days": days}
     if args.apply:

@@ -10,6 +10,7 @@ from reid_pipeline.defs.partitions import camera_day_key, cameras
 from reid_pipeline.defs.resources import IdentityResource, RetentionResource, StorageResource
 from reid_pipeline.lib import retention
 from reid_pipeline.lib.footage import list_camera_days
+from reid_pipeline.lib.privacy.audit import record_retention
 from reid_pipeline.settings import OperationsSettings, RetentionSettings
 
 
@@ -86,6 +87,8 @@ def apply_retention(
     deletions = retention.plan(policy, today, parquet, store)
     if not config.dry_run:
         retention.apply(deletions, parquet, store, policy.version_grace_s)
+        author = context.run.tags.get("dagster/schedule_name") or f"run {context.run_id}"
+        record_retention(store, [d.as_dict() for d in deletions], author, today.isoformat())
     for d in deletions:
         where = f"{d.date}/{d.camera}" if d.camera else d.date
         context.log.info(

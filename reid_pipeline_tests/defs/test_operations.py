@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -141,8 +142,18 @@ def test_retention_deletes_exactly_the_old_partitions_and_reports_them(tmp_path:
     assert latest["total_data_file_rows"] == "8" and latest["total_deletion_file_rows"] == "0"
     assert len(versions) <= 2  # with no grace, the versions that still held the deleted rows are cleaned up
 
+    audit = lance.rows("privacy_audit")
+    assert [(a["action"], a["subject"]) for a in audit] == [("retention", "data older than its limit on 2024-05-01")]
+    assert json.loads(audit[0]["counts"]) == {
+        "lancedb.appearances.rows": 8,
+        "parquet.crops.rows": 10,
+        "parquet.embeddings.rows": 5,
+    }
+    assert audit[0]["author"].startswith("run ") and "parquet_days.crops=11" in audit[0]["reason"]
+
     again = _run(tmp_path, "2024-05-01")
     assert again.output_for_node("apply_retention") == []  # nothing left to delete
+    assert len(lance.rows("privacy_audit")) == 1, "a run that deletes nothing adds no audit row"
 
 
 def test_retention_refuses_a_zero_day_policy(tmp_path: Path) -> None:

@@ -62,3 +62,39 @@ def record(
     else:
         store.lance.db.create_table(TABLE, data=data, schema=SCHEMA)
     return row
+
+
+def add_correction(store: IdentityStore, row: Row) -> Row:
+    """Record a person's correction, and its audit row (who, when, which tracklets, why)."""
+    store.add_correction(row)
+    named = [row["tracklet_a"], *([row["tracklet_b"]] if row.get("tracklet_b") else []), *(row.get("tracklets") or [])]
+    return record(
+        store,
+        "correction",
+        " ".join(named),
+        {"lancedb.corrections": 1},
+        author=row.get("author"),
+        reason=row.get("note"),
+        detail=f"{row['kind']} (correction {row['correction_id']})",
+    )
+
+
+def record_retention(store: IdentityStore, deletions: list[dict[str, object]], author: str, today: str) -> Row | None:
+    """One audit row for a retention run that deleted anything: counts per table and action, the rules."""
+    if not deletions:
+        return None
+    counts: dict[str, int] = {}
+    for d in deletions:
+        key = f"{d['store']}.{d['table']}.{d['action']}"
+        counts[key] = counts.get(key, 0) + int(str(d["rows"]))
+    rules = sorted({str(d["rule"]) for d in deletions})
+    days = sorted({str(d["date"]) for d in deletions})
+    return record(
+        store,
+        "retention",
+        f"data older than its limit on {today}",
+        counts,
+        author=author,
+        reason="retention policy: " + ", ".join(rules),
+        detail=f"days {', '.join(days)}",
+    )
