@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from reid_pipeline.lib.identity.query import resolve_entity
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
 from reid_pipeline.lib.privacy import tombstones
-from reid_pipeline.lib.review.report_files import report_dates, tracklet_day, write_report
+from reid_pipeline.lib.review.report_files import report_dates, write_report
 from reid_pipeline.lib.storage import ParquetStore
 
 
@@ -176,9 +176,4 @@ def _erase_parquet(erasure: Erasure, parquet: ParquetStore) -> dict[str, int]:
     return removed
 
 
-def erased_days(erasure: Erasure) -> list[str]:
-    """The days whose identity results changed: those to re-run for the rest to settle."""
-    return sorted({tracklet_day(t) for t in erasure.tracklets})
-
-
-__all__ = ["Erasure", "FootageHit", "erase", "erased_days", "find_erasure"]
+__all__ = ["Erasure", "FootageHit", "erase", "find_erasure"]
