@@ -26,8 +26,7 @@ STRETCHES = {"2024-05-01": (0.0, 8.0), "2024-05-02": (5.0, 13.0)}  # seconds of 
 
 
 def settings_for(root: Path) -> Settings:
-    """Offline models; no picture or vector limit, as if these 2024 days were still fresh (the report
-    asset leaves pictures out of pages past ``image_days`` counted from the real today)."""
+    """Offline models; no picture or vector limit, as if these 2024 days were still fresh."""
     return load_settings(
         storage={"data_root": str(root)},
         detection={"profile": "offline", "offline": True},

@@ -1,15 +1,13 @@
 """The daily HTML report: every entity of the day, a timeline per camera, watch-list hits, the review queue."""
 
 import time
-from datetime import UTC, datetime
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.assets.identity import DAILY_BACKFILL, entity_timelines, watch_sightings
 from reid_pipeline.defs.partitions import days
-from reid_pipeline.defs.resources import IdentityResource, RetentionResource, StorageResource
-from reid_pipeline.lib.retention import cutoff
+from reid_pipeline.defs.resources import IdentityResource, StorageResource
 from reid_pipeline.lib.review.report_files import report_path, write_report
 
 __all__ = ["daily_report", "report_path"]
@@ -27,21 +25,18 @@ def daily_report(
     context: AssetExecutionContext,
     storage: StorageResource,
     identity: IdentityResource,
-    retention_policy: RetentionResource,
 ) -> dg.MaterializeResult:
     """A self-contained HTML page per day under ``<data_root>/reports/``: every entity with a thumbnail strip,
     attributes, cameras, first and last seen, a timeline chart per camera, watch-list hits, and the review
     queue side by side with same / not same / name decisions to save for ``reid-pipeline review apply``.
-    Days older than ``[retention] image_days`` get a page without pictures; a day with no entity gets none.
+    A day with no entity gets no page. Pictures past ``[retention] image_days`` are taken out by the retention
+    job (from the tables and from these pages), which enforces every limit in one place.
     """
     store = identity.store(storage.data_root)
     started = time.perf_counter()
-    oldest_with_images = (
-        cutoff(datetime.now(UTC).date(), retention_policy.image_days) if retention_policy.image_days else ""
-    )
     written, entities, review, hits, shown = [], 0, 0, 0, []
     for date in context.partition_keys:
-        report = write_report(store, storage.data_root, date, oldest_with_images)
+        report = write_report(store, storage.data_root, date)
         if report is None:
             context.log.info(f"{date}: no entities, no report")
             continue
