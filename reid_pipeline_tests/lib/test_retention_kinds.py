@@ -7,6 +7,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
@@ -14,7 +15,7 @@ from reid_pipeline.lib.retention import apply, plan
 from reid_pipeline.lib.review.report_files import images_in_report
 from reid_pipeline.lib.storage import ParquetStore
 from reid_pipeline.settings import RetentionSettings
-from reid_pipeline_tests.privacy_run import missing, needles, places, scan
+from reid_pipeline_tests.privacy_run import CAMERA, missing, needles, places, scan
 
 OLD, YOUNG = "2024-05-01", "2024-05-02"
 TEXT = ("entity_id", "date", "first_seen", "last_seen", "cameras", "n_appearances", "tracklet_ids", "summary")
@@ -70,3 +71,34 @@ def test_pictures_past_image_days_go_everywhere_and_timelines_keep_text_and_time
         assert {k: row[k] for k in TEXT} == {k: timelines_before[timeline_id][k] for k in TEXT}
         assert bool(row["thumbnail"]) == (row["date"] == YOUNG)
     assert plan(policy, date(2024, 5, 2), parquet, store) == [], "nothing left to do on a second run"
+
+
+def _vectors_of(root: Path, day: str) -> list[bytes]:
+    parquet, store = ParquetStore(str(root)), IdentityStore(str(root / "lancedb"), 100_000)
+    part = {"date": day, "camera": CAMERA}
+    stored = parquet.read("embeddings", part).column("vector").to_pylist()
+    stored += [r["vector"] for r in store.rows("appearances", f"date = {quoted(day)}")]
+    return [np.asarray(v, dtype=np.float32).tobytes() for v in stored]
+
+
+@pytest.mark.slow
+def test_vectors_past_vector_days_go_and_timelines_stay(two_day_root: Path, tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    shutil.copytree(two_day_root, root)
+    parquet, store = ParquetStore(str(root)), IdentityStore(str(root / "lancedb"), 100_000)
+    old = _vectors_of(root, OLD)
+    assert old and all(v in scan(root, set(old)) for v in old), "the scan finds every old vector before"
+    timelines = len(store.rows("entity_timelines"))
+    policy = RetentionSettings(image_days=None, vector_days=1, version_grace_s=0)
+
+    deletions = plan(policy, date(2024, 5, 2), parquet, store)
+    apply(deletions, parquet, store, policy.version_grace_s)
+
+    assert {(d.store, d.table, d.date, d.kinds, d.rule) for d in deletions} == {
+        ("parquet", "embeddings", OLD, "vectors, text", "vector_days=1"),
+        ("parquet", "attributes", OLD, "vectors, text", "vector_days=1"),
+        ("lancedb", "appearances", OLD, "images, vectors, text", "vector_days=1"),
+    }
+    assert places(scan(root, set(old))) == [], "no appearance vector of the old day is left on disk"
+    assert {r["date"] for r in store.rows("appearances")} == {YOUNG}
+    assert len(store.rows("entity_timelines")) == timelines, "timelines are kept"
