@@ -72,7 +72,8 @@ class RetentionConfig(dg.Config):
 
 @dg.op(
     description="Deletes data older than each table's retention and pictures and vectors older than their own "
-    "(thumbnails blanked, reports rewritten without images), then compacts LanceDB."
+    "(thumbnails blanked, reports rewritten without images), then compacts LanceDB.",
+    out=dg.Out(io_manager_key="run_memory"),  # a list of deletions, not a table for the Parquet IO manager
 )
 def apply_retention(
     context: dg.OpExecutionContext,

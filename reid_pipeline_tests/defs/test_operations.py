@@ -96,6 +96,7 @@ def _run(root: Path, today: str, dry_run: bool = False) -> dg.ExecuteInProcessRe
     resources = {
         "storage": StorageResource(data_root=str(root)),
         "identity": IdentityResource(**Settings().identity.model_dump()),
+        "run_memory": dg.InMemoryIOManager(),
         "retention_policy": RetentionResource(
             parquet_days={"crops": 11, "embeddings": 30}, lancedb_days={"appearances": 11}, version_grace_s=0
         ),
@@ -161,3 +162,15 @@ def test_retention_refuses_a_zero_day_policy(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="at least 1"):
         cutoff(datetime(2024, 5, 1).date(), 0)
+
+
+def test_retention_runs_with_the_code_locations_resources(make_settings: Callable[..., Settings]) -> None:
+    """As the schedule launches it: with every resource of the definitions (the Parquet IO manager included)."""
+    settings = make_settings()
+    _stores(Path(settings.storage.data_root))
+    job = build_definitions(settings).resolve_job_def("retention_job")
+
+    result = job.execute_in_process(run_config={"ops": {"apply_retention": {"config": {"today": "2024-05-01"}}}})
+
+    assert result.success
+    assert {(r["table"], r["date"]) for r in result.output_for_node("apply_retention")} >= {("crops", "2024-04-01")}
