@@ -114,3 +114,24 @@ def _forget(root: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> 
     assert main(["entities", "forget", *args, "--data-root", str(root), "--json"]) == 0
     out = capsys.readouterr().out
     return dict(json.loads(out[out.index("{") :]))
+
+
+@pytest.mark.slow
+def test_forget_deletes_the_footage_only_when_told(
+    two_day_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "data"
+    shutil.copytree(two_day_root, root)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    store = IdentityStore(str(root / "lancedb"), 100_000)
+    entity_id = min(store.rows("entities"), key=lambda e: (len(e["days"]), e["entity_id"]))["entity_id"]
+
+    done = _forget(root, [entity_id, "--apply", "--delete-footage"], capsys)
+
+    listed = [root / "raw" / h["path"] for h in done["footage"]]
+    assert listed and done["footage_deleted"] and not any(p.exists() for p in listed)
+    before = {root / p.relative_to(two_day_root) for p in (two_day_root / "raw").rglob("*.mp4")}
+    assert set((root / "raw").rglob("*.mp4")) == before - set(listed), "only the files showing it go"
+    (audit,) = store.rows("privacy_audit")
+    assert audit["author"] is None and "deleted" in audit["detail"]
+    assert json.loads(audit["counts"])["footage_files"] == len(listed)
