@@ -83,6 +83,7 @@ def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
     """merge / not-same / split / name / watch / unwatch: recorded in ``corrections``, applied on every run."""
     from reid_pipeline.lib.identity.corrections import correction
     from reid_pipeline.lib.identity.query import resolve_entity
+    from reid_pipeline.lib.privacy.audit import add_correction
 
     store = _store(settings)
     first = resolve_entity(store, args.id)
@@ -97,7 +98,7 @@ def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
         author=args.author,
         note=args.note,
     )
-    store.add_correction(row)
+    add_correction(store, row)
     days = sorted(set(first["days"]) | set(other["days"] if other else []))
     result = {"correction_id": row["correction_id"], "kind": kind, "entity": first["entity_id"], "days": days}
     if args.apply:
@@ -112,6 +113,44 @@ def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
     else:
         applied = "applied" if result.get("applied") else "applied on the next run of those days (or use --apply)"
         print(f"recorded {kind} {first['entity_id']}{' ' + other['entity_id'] if other else ''}: {applied}")
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    """Erase one entity everywhere through ``forget_job`` (a Dagster run on the data root's instance, so the
+    erasure shows in the UI); without ``--apply``, only say what would go."""
+    from reid_pipeline.definitions import build_definitions
+    from reid_pipeline.defs.launch import dagster_instance
+
+    config = {
+        "entity": args.id,
+        "reason": args.reason or "",
+        "author": args.author or "",
+        "apply": args.apply,
+        "delete_footage": args.delete_footage,
+    }
+    result = (
+        build_definitions(settings)
+        .resolve_job_def("forget_job")
+        .execute_in_process(
+            run_config={"ops": {"forget_entity": {"config": config}}},
+            instance=dagster_instance(settings.storage.data_root, settings.storage.local_dir),
+            tags={"reid/trigger": "cli"},
+        )
+    )
+    summary = result.output_for_node("forget_entity")
+    if args.json:
+        print(json.dumps(summary, indent=2, default=_json_default))
+        return 0
+    verb = "erased" if args.apply else "would erase (use --apply)"
+    print(f"{verb} {summary['entity_id']}: {summary['tracklets']} tracklets on {', '.join(summary['days'])}")
+    for table, rows in sorted(summary["rows"].items()):
+        print(f"  {table}: {rows} rows")
+    footage = summary["footage"]
+    state = "deleted" if summary["footage_deleted"] else "not touched (--delete-footage removes them)"
+    print(f"raw footage showing it ({len(footage)} files, {state}):")
+    for hit in footage:
+        print(f"  {hit['path']} ({hit['camera_id']}): {hit['first_seen']} - {hit['last_seen']}")
     return 0
 
 
@@ -203,6 +242,16 @@ def add_parsers(
         parser = verbs.add_parser(verb, parents=[common, out, correcting], help=f"{verb} an entity (watch list)")
         parser.add_argument("id")
         parser.set_defaults(func=run(cmd_correct), kind=verb)
+
+    forget = verbs.add_parser(
+        "forget", parents=[common, out], help="erase an entity everywhere (right to erasure); keeps a tombstone"
+    )
+    forget.add_argument("id", help="entity id (E...) or one of its tracklet ids")
+    forget.add_argument("--apply", action="store_true", help="carry it out (without: only say what would go)")
+    forget.add_argument("--reason", help="why (kept in the privacy_audit table)")
+    forget.add_argument("--author", help="who asked or decided (kept in the privacy_audit table)")
+    forget.add_argument("--delete-footage", action="store_true", help="also delete the raw files that show it")
+    forget.set_defaults(func=run(cmd_forget))
 
     search = sub.add_parser("search", parents=[common, out], help="appearances most like an image or a text")
     what = search.add_mutually_exclusive_group(required=True)

@@ -66,12 +66,13 @@ def cmd_mot(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_apply(args: argparse.Namespace, settings: Settings) -> int:
     """Record the decisions saved from a daily report as corrections (and re-run the affected days)."""
     from reid_pipeline.cli_entities import _store
+    from reid_pipeline.lib.privacy.audit import add_correction
     from reid_pipeline.lib.review.decisions import read_decisions, to_corrections
 
     store = _store(settings)
     rows = to_corrections(read_decisions(Path(args.decisions)), store.corrections(), args.author)
     for row in rows:
-        store.add_correction(row)
+        add_correction(store, row)
     touched = {t for r in rows for t in (r["tracklet_a"], r["tracklet_b"]) if t}
     days = _days_of(store, touched)
     print(f"recorded {len(rows)} corrections from {args.decisions} (days: {', '.join(days) or 'none'})")

@@ -9,6 +9,7 @@ from reid_pipeline.defs.io_manager import ParquetIOManager
 from reid_pipeline.defs.jobs import CAMERA_DAY_ASSETS, IDENTITY_ASSETS, build_camera_day_job, build_identity_job
 from reid_pipeline.defs.operations import build_nightly_schedule, build_retention_schedule, retention_job
 from reid_pipeline.defs.partitions import Calendar
+from reid_pipeline.defs.privacy import forget_job
 from reid_pipeline.defs.resources import (
     CropResource,
     DescriberResource,
@@ -27,6 +28,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
     """Resources filled from ``settings`` (the single source of every default)."""
     return {
         "io_manager": ParquetIOManager(data_root=settings.storage.data_root),
+        "run_memory": dg.InMemoryIOManager(),  # op results that are summaries, not tables
         "storage": StorageResource(
             data_root=settings.storage.data_root,
             raw_root_dir=settings.storage.raw_root,
@@ -52,7 +54,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=calendar.place([*CAMERA_DAY_ASSETS, *IDENTITY_ASSETS]),
         asset_checks=calendar.place(CHECKS),
-        jobs=[camera_day_job, identity_job, retention_job],
+        jobs=[camera_day_job, identity_job, retention_job, forget_job],
         sensors=[
             build_footage_sensor(camera_day_job, day_partitions=calendar.days),
             build_identity_sensor(camera_day_job, identity_job),

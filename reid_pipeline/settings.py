@@ -261,6 +261,19 @@ class RetentionSettings(_Section):
         description="Days each LanceDB table keeps (rows by date); tables not listed (timelines, entities, "
         "corrections) are kept for ever.",
     )
+    image_days: int | None = Field(
+        30,
+        ge=1,
+        description="Days any picture of a person, vehicle or animal is kept, wherever it is stored: crop JPEGs, "
+        "thumbnails in appearances and timelines, images in the daily reports. Older timelines keep their text "
+        "and times; their thumbnail goes. None: no limit beyond each table's own.",
+    )
+    vector_days: int | None = Field(
+        90,
+        ge=1,
+        description="Days appearance vectors are kept: the embeddings Parquet asset and the appearances table "
+        "(a row there is its vector). None: no limit beyond each table's own.",
+    )
     version_grace_s: int = Field(
         3600,
         ge=0,

@@ -117,3 +117,14 @@ def _restore_dagster_home() -> Iterator[None]:
         os.environ.pop("DAGSTER_HOME", None)
     else:
         os.environ["DAGSTER_HOME"] = before
+
+
+@pytest.fixture(scope="session")
+def two_day_root(vtest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished two-day run (see ``privacy_run``); tests that change it work on a copy."""
+    from reid_pipeline_tests.privacy_run import make_footage, run_days, settings_for
+
+    root = tmp_path_factory.mktemp("two_days") / "data"
+    make_footage(root, vtest)
+    run_days(settings_for(root))
+    return root

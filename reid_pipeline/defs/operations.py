@@ -10,6 +10,7 @@ from reid_pipeline.defs.partitions import camera_day_key, cameras
 from reid_pipeline.defs.resources import IdentityResource, RetentionResource, StorageResource
 from reid_pipeline.lib import retention
 from reid_pipeline.lib.footage import list_camera_days
+from reid_pipeline.lib.privacy.audit import record_retention
 from reid_pipeline.settings import OperationsSettings, RetentionSettings
 
 
@@ -69,7 +70,11 @@ class RetentionConfig(dg.Config):
     dry_run: bool = False
 
 
-@dg.op(description="Deletes crops and vectors older than each table's retention, then compacts LanceDB.")
+@dg.op(
+    description="Deletes data older than each table's retention and pictures and vectors older than their own "
+    "(thumbnails blanked, reports rewritten without images), then compacts LanceDB.",
+    out=dg.Out(io_manager_key="run_memory"),  # a list of deletions, not a table for the Parquet IO manager
+)
 def apply_retention(
     context: dg.OpExecutionContext,
     config: RetentionConfig,
@@ -83,27 +88,40 @@ def apply_retention(
     deletions = retention.plan(policy, today, parquet, store)
     if not config.dry_run:
         retention.apply(deletions, parquet, store, policy.version_grace_s)
+        author = context.run.tags.get("dagster/schedule_name") or f"run {context.run_id}"
+        record_retention(store, [d.as_dict() for d in deletions], author, today.isoformat())
     for d in deletions:
         where = f"{d.date}/{d.camera}" if d.camera else d.date
         context.log.info(
-            f"{'would delete' if config.dry_run else 'deleted'} {d.store} {d.table} {where}: {d.rows} rows"
+            f"{'would delete' if config.dry_run else 'deleted'} {d.store} {d.table} {where}: {d.rows} {d.action} "
+            f"({d.kinds}; {d.rule})"
         )
     rows = [d.as_dict() for d in deletions]
     table = "\n".join(
-        f"| {r['store']} | {r['table']} | {r['date']} | {r['camera'] or ''} | {r['rows']} |" for r in rows
+        f"| {r['store']} | {r['table']} | {r['date']} | {r['camera'] or ''} | {r['action']} | {r['kinds']} "
+        f"| {r['rows']} | {r['rule']} |"
+        for r in rows
+    )
+    header = (
+        "| store | table | date | camera | what | kinds of data | count | rule |\n|---|---|---|---|---|---|---|---|\n"
     )
     return dg.Output(
         rows,
         metadata={
-            "deleted_rows": sum(d.rows for d in deletions),
+            "deleted_rows": sum(d.rows for d in deletions if d.action == "rows"),
+            "thumbnails_removed": sum(d.rows for d in deletions if d.action == "thumbnails"),
+            "report_images_removed": sum(d.rows for d in deletions if d.store == "reports"),
             "partitions": len(deletions),
             "dry_run": config.dry_run,
-            "report": dg.MetadataValue.md("| store | table | date | camera | rows |\n|---|---|---|---|---|\n" + table),
+            "report": dg.MetadataValue.md(header + table),
         },
     )
 
 
-@dg.job(description="Retention: delete crops and vectors older than the configured days; report what went.")
+@dg.job(
+    description="Retention: delete data past its table's days, pictures past image_days and vectors past "
+    "vector_days; report what went, by kind of data."
+)
 def retention_job() -> None:
     apply_retention()
 

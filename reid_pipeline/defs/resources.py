@@ -238,8 +238,11 @@ class IdentityResource(dg.ConfigurableResource):
 
 
 class RetentionResource(dg.ConfigurableResource):
-    """How many days each Parquet asset and LanceDB table keeps; unlisted tables are kept for ever."""
+    """How many days each Parquet asset and LanceDB table keeps (unlisted tables are kept for ever), and how
+    many days pictures and appearance vectors are kept wherever they are stored."""
 
     parquet_days: dict[str, int]
     lancedb_days: dict[str, int]
+    image_days: int | None = 30
+    vector_days: int | None = 90
     version_grace_s: int

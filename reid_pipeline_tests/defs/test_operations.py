@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,6 +96,7 @@ def _run(root: Path, today: str, dry_run: bool = False) -> dg.ExecuteInProcessRe
     resources = {
         "storage": StorageResource(data_root=str(root)),
         "identity": IdentityResource(**Settings().identity.model_dump()),
+        "run_memory": dg.InMemoryIOManager(),
         "retention_policy": RetentionResource(
             parquet_days={"crops": 11, "embeddings": 30}, lancedb_days={"appearances": 11}, version_grace_s=0
         ),
@@ -141,8 +143,18 @@ def test_retention_deletes_exactly_the_old_partitions_and_reports_them(tmp_path:
     assert latest["total_data_file_rows"] == "8" and latest["total_deletion_file_rows"] == "0"
     assert len(versions) <= 2  # with no grace, the versions that still held the deleted rows are cleaned up
 
+    audit = lance.rows("privacy_audit")
+    assert [(a["action"], a["subject"]) for a in audit] == [("retention", "data older than its limit on 2024-05-01")]
+    assert json.loads(audit[0]["counts"]) == {
+        "lancedb.appearances.rows": 8,
+        "parquet.crops.rows": 10,
+        "parquet.embeddings.rows": 5,
+    }
+    assert audit[0]["author"].startswith("run ") and "parquet_days.crops=11" in audit[0]["reason"]
+
     again = _run(tmp_path, "2024-05-01")
     assert again.output_for_node("apply_retention") == []  # nothing left to delete
+    assert len(lance.rows("privacy_audit")) == 1, "a run that deletes nothing adds no audit row"
 
 
 def test_retention_refuses_a_zero_day_policy(tmp_path: Path) -> None:
@@ -150,3 +162,15 @@ def test_retention_refuses_a_zero_day_policy(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="at least 1"):
         cutoff(datetime(2024, 5, 1).date(), 0)
+
+
+def test_retention_runs_with_the_code_locations_resources(make_settings: Callable[..., Settings]) -> None:
+    """As the schedule launches it: with every resource of the definitions (the Parquet IO manager included)."""
+    settings = make_settings()
+    _stores(Path(settings.storage.data_root))
+    job = build_definitions(settings).resolve_job_def("retention_job")
+
+    result = job.execute_in_process(run_config={"ops": {"apply_retention": {"config": {"today": "2024-05-01"}}}})
+
+    assert result.success
+    assert {(r["table"], r["date"]) for r in result.output_for_node("apply_retention")} >= {("crops", "2024-04-01")}

@@ -37,4 +37,16 @@ def test_the_plan_counts_old_rows_by_date(tmp_path: Path) -> None:
 
     found = plan(policy, date(2024, 5, 10), ParquetStore(str(tmp_path / "data")), store)
 
-    assert found == [Deletion("lancedb", "review_queue", "2024-05-01", None, 2)]
+    assert found == [
+        Deletion(
+            "lancedb",
+            "review_queue",
+            "2024-05-01",
+            None,
+            2,
+            "rows",
+            "text",
+            "lancedb_days.review_queue=3",
+            "2024-05-08",
+        )
+    ]

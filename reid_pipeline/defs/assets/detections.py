@@ -8,9 +8,10 @@ from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.assets.preview import table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
-from reid_pipeline.defs.resources import DetectorResource, FootageResource, StorageResource
+from reid_pipeline.defs.resources import DetectorResource, FootageResource, IdentityResource, StorageResource
 from reid_pipeline.lib.detect_footage import detect_camera_day
 from reid_pipeline.lib.file_outcomes import file_outcomes
+from reid_pipeline.lib.privacy.tombstones import Tombstones
 from reid_pipeline.lib.schemas import DETECTIONS, FOOTAGE_OUTCOMES, table_from_rows
 
 
@@ -40,6 +41,7 @@ def detections(
     storage: StorageResource,
     footage: FootageResource,
     detector: DetectorResource,
+    identity: IdentityResource,
 ) -> tuple[dg.Output[pa.Table], dg.Output[pa.Table]]:
     """Boxes found by the detector on sampled, moving frames, linked into tracklets by the tracker.
 
@@ -68,6 +70,12 @@ def detections(
     )
     for error in run.stats.errors:
         context.log.warning(error)
+    # Erased entities stay erased: their tracklets are dropped before anything is cropped or embedded.
+    erased = Tombstones.load(identity.store(storage.data_root))
+    kept = [row for row in run.rows if row["tracklet_id"] not in erased.tracklets]
+    if len(kept) < len(run.rows):
+        context.log.info(f"left out {len(run.rows) - len(kept)} detections of erased entities")
+        run.rows = kept
     manifest = footage_manifest.to_pylist()
     outcomes = table_from_rows(file_outcomes(manifest, run.rows, run.reports), FOOTAGE_OUTCOMES)
     failed = [report.error for report in run.reports.values() if report.error]

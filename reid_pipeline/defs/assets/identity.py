@@ -25,6 +25,7 @@ from reid_pipeline.lib.identity.linking import link_days
 from reid_pipeline.lib.identity.refresh import refresh_timelines
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
 from reid_pipeline.lib.identity.tables import ENTITY_TIMELINES
+from reid_pipeline.lib.privacy.tombstones import Tombstones
 
 DAILY_BACKFILL = dg.BackfillPolicy.single_run()
 
@@ -49,15 +50,19 @@ def appearances(
     context: AssetExecutionContext, storage: StorageResource, identity: IdentityResource
 ) -> dg.MaterializeResult:
     """One row per tracklet of the day, from every camera: pooled vector, entity type, camera, start and end
-    time, attributes and summary, a thumbnail of the best crop, and ids back to the Parquet tables.
+    time, attributes and summary, a thumbnail of the best crop, and ids back to the Parquet tables. Tracklets
+    and vectors of erased entities (``tombstones``) are left out.
     LanceDB table ``appearances``; scalar indexes on date, camera and entity type, a vector index once large.
     """
     store = identity.store(storage.data_root)
-    written, cameras, skipped = 0, set(), 0
+    erased = Tombstones.load(store)
+    written, cameras, skipped, left_out = 0, set(), 0, 0
     for date in context.partition_keys:
         day = day_appearances(storage.parquet(), date)
-        if day.rows or store.has("appearances"):
-            written += store.write_appearances(date, day.rows, day.dims or 1)
+        rows = erased.keep(day.rows)  # erased entities stay erased, whatever a re-run found again
+        left_out += len(day.rows) - len(rows)
+        if rows or store.has("appearances"):
+            written += store.write_appearances(date, rows, day.dims or 1)
         cameras.update(day.cameras)
         skipped += day.skipped_without_vector
     return dg.MaterializeResult(
@@ -66,6 +71,7 @@ def appearances(
             "days": len(context.partition_keys),
             "cameras": ", ".join(sorted(cameras)) or "none",
             "tracklets_without_vector": skipped,
+            "left_out_as_erased": left_out,
             "lancedb": store.uri,
             "vector_index": store.vector_index.get("appearances", "none: nothing written"),
         }

@@ -26,16 +26,3 @@ def _cell(value: object) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_cell(v) for v in value[:4]) + (", ..." if len(value) > 4 else "") + "]"
     return str(value).replace("|", "\\|")
-
-
-def thumbnail_strip(images: list[tuple[str, bytes]], limit: int = 8) -> dg.MetadataValue:
-    """Up to ``limit`` JPEGs inline as markdown images (data URIs), captioned by their ids."""
-    import base64
-
-    if not images:
-        return dg.MetadataValue.md("_no images_")
-    return dg.MetadataValue.md(
-        " ".join(
-            f"![{name}](data:image/jpeg;base64,{base64.b64encode(jpeg).decode()})" for name, jpeg in images[:limit]
-        )
-    )

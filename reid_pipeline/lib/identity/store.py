@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -87,6 +89,30 @@ class IdentityStore:
         written = self.lance.replace_partition(name, schema, key, f"{key} IS NOT NULL", data)
         self._index(name, schema)
         return written
+
+    def compact(self, name: str, version_grace_s: int) -> None:
+        """Make deleted and overwritten rows of a table leave the disk: compact it, and drop versions older
+        than ``version_grace_s`` (younger ones stay for readers still on them).
+
+        LanceDB's compaction only rewrites a fragment once a tenth of it is deleted; below that the rows
+        stay in the data file, hidden by a deletion file. Then the table is rewritten from its live rows
+        (indexes rebuilt), so no data file holds them.
+        """
+        self._optimize(name, version_grace_s)
+        table = self.table(name)
+        if table.list_versions()[-1]["metadata"].get("total_deletion_file_rows", "0") == "0":
+            return
+        schema = table.schema
+        self.lance.db.create_table(name, data=table.to_arrow(), schema=schema, mode="overwrite")
+        self._index(name, schema)
+        self._optimize(name, version_grace_s)
+
+    def _optimize(self, name: str, version_grace_s: int) -> None:
+        with warnings.catch_warnings():  # LanceDB warns about a zero grace; that is the caller's choice
+            warnings.simplefilter("ignore", UserWarning)
+            self.table(name).optimize(
+                cleanup_older_than=timedelta(seconds=version_grace_s), delete_unverified=version_grace_s == 0
+            )
 
     def _index(self, name: str, schema: pa.Schema) -> None:
         """Scalar indexes of the table, and a vector index when its schema has vectors and it is big enough."""
