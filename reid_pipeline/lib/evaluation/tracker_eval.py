@@ -196,22 +196,36 @@ def run_tracker(
     return rows, time.perf_counter() - started
 
 
+def _rows_on_truth(
+    rows: Sequence[tuple[int, int, np.ndarray]], truth: Mapping[int, Sequence[TruthBox]], iou: float
+) -> list[tuple[tuple[int, int, np.ndarray], int | None]]:
+    """Every row on a labelled frame with the person its box is assigned to (Hungarian, IoU >= ``iou``;
+    0 = an ignored box), or None when it is assigned to nobody."""
+    by_frame: dict[int, list[tuple[int, int, np.ndarray]]] = defaultdict(list)
+    for row in rows:
+        if row[0] in truth:
+            by_frame[row[0]].append(row)
+    paired: list[tuple[tuple[int, int, np.ndarray], int | None]] = []
+    for frame, found in sorted(by_frame.items()):
+        boxes = truth[frame]
+        person: dict[int, int] = {}
+        if len(boxes):
+            overlap = box_iou(np.array([r[2] for r in found]), truth_xyxy(boxes))
+            for r, c in zip(*linear_sum_assignment(-overlap), strict=True):
+                if overlap[r, c] >= iou:
+                    person[int(r)] = boxes[c].person
+        paired += [(row, person.get(i)) for i, row in enumerate(found)]
+    return paired
+
+
 def fragments_per_person(
     rows: Sequence[tuple[int, int, np.ndarray]], truth: Mapping[int, Sequence[TruthBox]], iou: float
 ) -> float:
     """Mean number of distinct track ids matched (Hungarian, IoU >= ``iou``) to each labelled person."""
-    by_frame: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
-    for frame, track, box in rows:
-        by_frame[frame].append((track, box))
     tracks_of: dict[int, set[int]] = defaultdict(set)
-    for frame, boxes in truth.items():
-        found = by_frame.get(frame, [])
-        if not found or not boxes:
-            continue
-        overlap = box_iou(np.array([b for _, b in found]), truth_xyxy(boxes))
-        for r, c in zip(*linear_sum_assignment(-overlap), strict=True):
-            if overlap[r, c] >= iou and boxes[c].person > 0:
-                tracks_of[boxes[c].person].add(found[r][0])
+    for (_, track, _), person in _rows_on_truth(rows, truth, iou):
+        if person:
+            tracks_of[person].add(track)
     return round(float(np.mean([len(t) for t in tracks_of.values()])), 2) if tracks_of else 0.0
 
 
@@ -219,21 +233,7 @@ def drop_ignored(
     rows: Sequence[tuple[int, int, np.ndarray]], truth: Mapping[int, Sequence[TruthBox]], iou: float
 ) -> list[tuple[int, int, np.ndarray]]:
     """Rows on labelled frames, less those on people the ground truth ignores (``conf = 0``)."""
-    by_frame: dict[int, list[tuple[int, int, np.ndarray]]] = defaultdict(list)
-    for row in rows:
-        if row[0] in truth:
-            by_frame[row[0]].append(row)
-    kept = []
-    for frame, found in sorted(by_frame.items()):
-        boxes = truth[frame]
-        overlap = box_iou(np.array([r[2] for r in found]), truth_xyxy(boxes))
-        ignored = set()
-        if len(boxes):
-            for r, c in zip(*linear_sum_assignment(-overlap), strict=True):
-                if overlap[r, c] >= iou and boxes[c].person == 0:
-                    ignored.add(int(r))
-        kept += [row for i, row in enumerate(found) if i not in ignored]
-    return kept
+    return [row for row, person in _rows_on_truth(rows, truth, iou) if person != 0]
 
 
 def score_tracking(
