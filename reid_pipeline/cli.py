@@ -5,6 +5,7 @@ reid-pipeline run --date 2024-05-01     process one day of your own footage thro
 reid-pipeline bench detect [--json]     naive vs pipelined detection speed
 reid-pipeline bench embed [--json]      naive vs batched, overlapped crop embedding speed
 reid-pipeline bench separation [--json] how well each offline backbone tells tracked people apart
+reid-pipeline bench pipeline [--hours H] [--json]   an H-hour camera-day through both jobs, timed per stage
 reid-pipeline entities list|show|history|merge|not-same|split|name|watch ...   query and correct identities
 reid-pipeline search --image PATH | --text "red jacket"                        appearances most like it
 reid-pipeline review export --date D --out DIR   contact sheets and a label CSV per camera
@@ -357,6 +358,18 @@ def cmd_bench_identities(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_pipeline(args: argparse.Namespace) -> int:
+    from reid_pipeline.defs.bench_run import run_bench_pipeline
+    from reid_pipeline.lib.bench_pipeline import format_report
+
+    settings = _settings_from(args, quiet=args.json)
+    sources = [Path(source) for source in args.source] if args.source else None
+    log = (lambda _msg: None) if args.json else print
+    report = run_bench_pipeline(settings, args.hours, sources, args.seed, log)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0 if report["end_to_end"]["success"] else 1  # type: ignore[index]
+
+
 def _with_settings(handler: Callable[[argparse.Namespace, Settings], int]) -> Callable[[argparse.Namespace], int]:
     """A command handler that receives the settings (file, environment, flags) as well as its arguments."""
     return lambda args: handler(args, _settings_from(args, quiet=True))
@@ -420,6 +433,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     identities.add_argument("--json", action="store_true", help="print JSON instead of a table")
     identities.set_defaults(func=cmd_bench_identities)
+
+    pipeline = bench_sub.add_parser(
+        "pipeline", parents=[common], help="an H-hour camera-day through camera_day_job and identity_job, per stage"
+    )
+    pipeline.add_argument("--hours", type=float, default=1.0, help="hours of footage to build and run (default 1)")
+    pipeline.add_argument(
+        "--source",
+        action="append",
+        help=f"clip to loop (repeatable; default {VTEST_PATH}); resized to the first one's frame size",
+    )
+    pipeline.add_argument("--seed", type=int, default=0, help="seed of the passes' start frames (default 0)")
+    pipeline.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    pipeline.set_defaults(func=cmd_bench_pipeline)
 
     evaluation = sub.add_parser("eval", help="measure re-identification quality")
     eval_sub = evaluation.add_subparsers(dest="evaluation", required=True)
