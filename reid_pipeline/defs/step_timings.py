@@ -32,6 +32,8 @@ def _rows_of(materialization: dg.AssetMaterialization) -> int | None:
 def step_spans(instance: dg.DagsterInstance, run_id: str) -> list[StepSpan]:
     """The run's steps in the order they started; a step that never ended ends at its last event."""
     spans: dict[str, StepSpan] = {}
+    checked: set[str] = set()
+    materialized: set[str] = set()  # an asset may run its checks in its own step: that step is the asset's
     for entry in instance.all_logs(run_id):
         event, key = entry.dagster_event, entry.step_key
         if event is None or key is None:
@@ -43,10 +45,13 @@ def step_spans(instance: dg.DagsterInstance, run_id: str) -> list[StepSpan]:
         elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
             span.success = True
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
-            span.check = True
+            checked.add(key)
         elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            materialized.add(key)
             materialization = event.step_materialization_data.materialization
             rows = _rows_of(materialization)
             if rows is not None:
                 span.rows[materialization.asset_key.to_user_string()] = rows
+    for key in checked - materialized:
+        spans[key].check = True
     return sorted(spans.values(), key=lambda s: s.start)

@@ -141,7 +141,7 @@ def _write_files(
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.iterdir():
         stale.unlink()
-    fourcc = cv2.VideoWriter_fourcc(*"mp4v")  # MPEG-4 part 2: what OpenCV's own FFmpeg writes without extras
+    fourcc = cv2.VideoWriter.fourcc(*"mp4v")  # MPEG-4 part 2: what OpenCV's own FFmpeg writes without extras
     frames = _frames_of(passes, size)
     for path in files:
         staging = path.with_name(f".{path.name}")  # a dot name: the footage scan ignores a half-written file

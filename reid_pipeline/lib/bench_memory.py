@@ -1,8 +1,9 @@
-"""Sample the resident memory of this process and its children while a benchmark runs.
+"""Sample the resident memory and CPU time of this process and its children while a benchmark runs.
 
 Detection decodes and detects in a worker process (``footage.isolate_files``), so the figure that matters is
 the whole process tree's: the sum of the resident set sizes of this process and every descendant, sampled on
 a background thread. Samples carry wall-clock times, so each stage's peak can be read off its time span.
+CPU seconds are sampled too: on a shared machine wall time depends on the neighbours, CPU time much less.
 """
 
 from __future__ import annotations
@@ -19,17 +20,21 @@ import psutil
 class RssSample:
     at: float  # time.time(), the clock Dagster's event log uses
     rss_bytes: int
+    cpu_s: float  # user + system seconds of the living tree so far
 
 
-def tree_rss_bytes(process: psutil.Process) -> int:
-    """Resident bytes of ``process`` and all its descendants; ones that exit meanwhile count as 0."""
-    total = 0
+def tree_usage(process: psutil.Process) -> tuple[int, float]:
+    """Resident bytes and CPU seconds of ``process`` and all its descendants; ones gone meanwhile count 0."""
+    rss, cpu = 0, 0.0
     for member in [process, *process.children(recursive=True)]:
         try:
-            total += member.memory_info().rss
+            with member.oneshot():
+                rss += member.memory_info().rss
+                times = member.cpu_times()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    return total
+        cpu += times.user + times.system
+    return rss, cpu
 
 
 @dataclass
@@ -46,7 +51,7 @@ class RssSampler:
 
         def sample() -> None:
             while True:
-                self.samples.append(RssSample(time.time(), tree_rss_bytes(process)))
+                self.samples.append(RssSample(time.time(), *tree_usage(process)))
                 if self._stop.wait(self.interval_s):
                     return
 
@@ -68,6 +73,15 @@ class RssSampler:
             return max(inside)
         before = [s for s in self.samples if s.at <= start]
         return before[-1].rss_bytes if before else 0
+
+    def cpu_between(self, start: float, end: float) -> float:
+        """CPU seconds the tree spent from ``start`` to ``end``, to the sampling interval."""
+
+        def at(moment: float) -> float:
+            before = [s.cpu_s for s in self.samples if s.at <= moment]
+            return before[-1] if before else 0.0
+
+        return max(0.0, at(end) - at(start))
 
     @property
     def peak(self) -> int:

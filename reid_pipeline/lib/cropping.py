@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -55,10 +55,12 @@ def pixel_box(bbox: list[float], width: int, height: int) -> tuple[int, int, int
     return x1, y1, x2, y2
 
 
-def _frames_for(path: Path, kind: str, indices: set[int]) -> dict[int, Frame]:
+def _frames_for(path: Path, kind: str, indices: set[int]) -> Iterator[Frame]:
+    """The wanted frames one at a time, in order: a camera-day's crops never hold more than one frame."""
     if kind == "image":
-        return {0: read_image(path)}
-    return {frame.index: frame for frame in read_frames(path, indices)}
+        yield read_image(path)
+        return
+    yield from read_frames(path, indices)
 
 
 def cut_crops(
@@ -77,48 +79,53 @@ def cut_crops(
     encode = [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality]
     for file_id, dets in by_file.items():
         path = raw_root / str(dets[0]["path"])
-        frames = _frames_for(path, kinds.get(file_id, "video"), {int(d["frame_index"]) for d in dets})
-        missing = 0
+        by_frame: dict[int, list[Row]] = defaultdict(list)
         for det in dets:
-            frame = frames.get(int(det["frame_index"]))
-            if frame is None:  # the file changed or broke since detection ran
-                missing += 1
-                continue
-            frame_h, frame_w = frame.image.shape[:2]
-            # Boxes are in the file's pixels; a large still is read smaller (frame.scale < 1).
-            bbox = [float(v) * frame.scale for v in det["bbox"]]
-            x1, y1, x2, y2 = pixel_box(bbox, frame_w, frame_h)
-            pixels = frame.image[y1:y2, x1:x2]
-            ok, jpeg = cv2.imencode(".jpg", pixels, encode)
-            if not ok:
-                missing += 1
-                continue
-            truncated = x1 <= BORDER_PX or y1 <= BORDER_PX or x2 >= frame_w - BORDER_PX or y2 >= frame_h - BORDER_PX
-            sharp = sharpness(pixels)
-            score = float(det["score"])
-            crops.append(
-                {
-                    "crop_id": det["detection_id"],
-                    "date": det["date"],
-                    "camera_id": det["camera_id"],
-                    "tracklet_id": det["tracklet_id"],
-                    "entity_type": det["entity_type"],
-                    "timestamp": det["timestamp"],
-                    "width": x2 - x1,
-                    "height": y2 - y1,
-                    "sharpness": sharp,
-                    "truncated": truncated,
-                    "score": score,
-                    "quality": crop_quality(x2 - x1, y2 - y1, sharp, truncated, score, settings.min_size),
-                    "jpeg": jpeg.tobytes(),
-                }
-            )
+            by_frame[int(det["frame_index"])].append(det)
+        cut = 0
+        for frame in _frames_for(path, kinds.get(file_id, "video"), set(by_frame)):
+            for det in by_frame.pop(frame.index, []):
+                crop = _crop_row(det, frame, encode, settings.min_size)
+                if crop is not None:
+                    crops.append(crop)
+                    cut += 1
+        missing = len(dets) - cut  # frames gone since detection ran, or a crop JPEG could not encode
         if missing:
             log(f"{path}: {missing} detections had no frame to crop from; re-run detections for this partition")
     mark_best(crops, settings.best_k)
     if not settings.store_all:
         crops = [crop for crop in crops if crop["is_best"]]
     return crops
+
+
+def _crop_row(det: Row, frame: Frame, encode: list[int], min_size: int) -> Row | None:
+    """The crop of one detection on its frame, scored; None when its pixels cannot be encoded."""
+    frame_h, frame_w = frame.image.shape[:2]
+    # Boxes are in the file's pixels; a large still is read smaller (frame.scale < 1).
+    bbox = [float(v) * frame.scale for v in det["bbox"]]
+    x1, y1, x2, y2 = pixel_box(bbox, frame_w, frame_h)
+    pixels = frame.image[y1:y2, x1:x2]
+    ok, jpeg = cv2.imencode(".jpg", pixels, encode)
+    if not ok:
+        return None
+    truncated = x1 <= BORDER_PX or y1 <= BORDER_PX or x2 >= frame_w - BORDER_PX or y2 >= frame_h - BORDER_PX
+    sharp = sharpness(pixels)
+    score = float(det["score"])
+    return {
+        "crop_id": det["detection_id"],
+        "date": det["date"],
+        "camera_id": det["camera_id"],
+        "tracklet_id": det["tracklet_id"],
+        "entity_type": det["entity_type"],
+        "timestamp": det["timestamp"],
+        "width": x2 - x1,
+        "height": y2 - y1,
+        "sharpness": sharp,
+        "truncated": truncated,
+        "score": score,
+        "quality": crop_quality(x2 - x1, y2 - y1, sharp, truncated, score, min_size),
+        "jpeg": jpeg.tobytes(),
+    }
 
 
 def mark_best(crops: list[Row], best_k: int) -> None:
