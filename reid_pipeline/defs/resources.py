@@ -202,6 +202,9 @@ DEFAULT_THRESHOLDS = {
     "open_clip": 0.85,
     "imagenet-cnn": 0.90,
     "imagenet-cnn+colour": 0.85,
+    # Re-id features spread wider than CLIP's: same-person cosines of trained OSNet sit well below 0.85. A
+    # starting point only (no re-id weights were at hand to calibrate it): run eval clustering --sweep.
+    "osnet": 0.70,
 }  # by embedding backend; calibrate with eval
 
 

@@ -105,6 +105,12 @@ def _frames_of(passes: list[Pass], size: tuple[int, int]) -> Iterator[np.ndarray
             capture.release()
 
 
+def _clock_name(seconds: float) -> str:
+    """``HH-MM-SS.mp4``: the footage scan reads a file's start time from such a name."""
+    whole = int(seconds)
+    return f"{whole // 3600:02d}-{whole % 3600 // 60:02d}-{whole % 60:02d}.mp4"
+
+
 def write_camera_day(
     raw_root: Path, hours: float, sources: list[Path] | None = None, seed: int = 0, file_s: float = FILE_S
 ) -> CameraDay:
@@ -122,11 +128,7 @@ def write_camera_day(
     passes = plan_passes(clips, total, seed)
     folder = raw_root / BENCH_DAY / BENCH_CAMERA
     per_file = max(1, round(file_s * fps))
-    names = [
-        f"{FIRST_HOUR + int(i * file_s // 3600):02d}-{int(i * file_s % 3600 // 60):02d}-00.mp4"
-        for i in range(-(-total // per_file))
-    ]
-    files = [folder / name for name in names]
+    files = [folder / _clock_name(FIRST_HOUR * 3600 + i * per_file / fps) for i in range(-(-total // per_file))]
     plan = json.dumps({"fps": fps, "size": size, "per_file": per_file, "passes": [asdict(p) for p in passes]})
     marker = folder / PLAN_FILE
     if not (marker.is_file() and marker.read_text() == plan and all(f.is_file() for f in files)):
