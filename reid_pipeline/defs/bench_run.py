@@ -72,7 +72,8 @@ def run_bench_pipeline(
     settings = settings.model_copy(update={"storage": storage})
     home = root / "dagster_home"
     home.mkdir()
-    instance = dg.DagsterInstance.local_temp(str(home))
+    # Configured as the CLI's own instance (launch.dagster_instance): no telemetry, the pipeline runs offline too.
+    instance = dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
     defs = build_definitions(settings)
     day, camera = camera_day.day, camera_day.camera_id
     load_before = round(os.getloadavg()[0], 2)
