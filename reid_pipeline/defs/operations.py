@@ -8,8 +8,8 @@ import dagster as dg
 
 from reid_pipeline.defs.partitions import camera_day_key, cameras
 from reid_pipeline.defs.resources import IdentityResource, RetentionResource, StorageResource
-from reid_pipeline.lib import retention
-from reid_pipeline.lib.footage import list_camera_days
+from reid_pipeline.lib.footage.files import list_camera_days
+from reid_pipeline.lib.privacy import retention
 from reid_pipeline.lib.privacy.audit import record_retention
 from reid_pipeline.settings import OperationsSettings, RetentionSettings
 

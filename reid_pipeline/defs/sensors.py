@@ -7,7 +7,7 @@ import dagster as dg
 
 from reid_pipeline.defs.partitions import camera_day_key, cameras, days, split_camera_day
 from reid_pipeline.defs.resources import StorageResource
-from reid_pipeline.lib.footage import camera_day_dir, file_fingerprint, list_camera_days
+from reid_pipeline.lib.footage.files import camera_day_dir, file_fingerprint, list_camera_days
 
 
 def build_footage_sensor(

@@ -7,8 +7,8 @@ from dagster import AssetExecutionContext
 from reid_pipeline.defs.assets.preview import table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days, split_camera_day
 from reid_pipeline.defs.resources import DescriberResource, EmbedderResource, StorageResource
-from reid_pipeline.lib.describe_tracklets import describe_tracklets
-from reid_pipeline.lib.schemas import ATTRIBUTES
+from reid_pipeline.lib.attributes.run import describe_tracklets
+from reid_pipeline.lib.storage.schemas import ATTRIBUTES
 
 
 @dg.asset(

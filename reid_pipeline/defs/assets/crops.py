@@ -7,9 +7,9 @@ from dagster import AssetExecutionContext
 from reid_pipeline.defs.assets.preview import table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import CropResource, StorageResource
-from reid_pipeline.lib.cropping import cut_crops
-from reid_pipeline.lib.schemas import CROPS, TRACKLETS, table_from_rows
-from reid_pipeline.lib.tracklets import summarise_tracklets
+from reid_pipeline.lib.crops.cropping import cut_crops
+from reid_pipeline.lib.crops.tracklets import summarise_tracklets
+from reid_pipeline.lib.storage.schemas import CROPS, TRACKLETS, table_from_rows
 
 
 @dg.asset(

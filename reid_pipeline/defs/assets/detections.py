@@ -9,10 +9,10 @@ from dagster import AssetExecutionContext
 from reid_pipeline.defs.assets.preview import table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import DetectorResource, FootageResource, IdentityResource, StorageResource
-from reid_pipeline.lib.detect_footage import detect_camera_day
-from reid_pipeline.lib.file_outcomes import file_outcomes
+from reid_pipeline.lib.detection.run import detect_camera_day
+from reid_pipeline.lib.footage.outcomes import file_outcomes
 from reid_pipeline.lib.privacy.tombstones import Tombstones
-from reid_pipeline.lib.schemas import DETECTIONS, FOOTAGE_OUTCOMES, table_from_rows
+from reid_pipeline.lib.storage.schemas import DETECTIONS, FOOTAGE_OUTCOMES, table_from_rows
 
 
 @dg.multi_asset(

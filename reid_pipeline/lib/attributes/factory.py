@@ -8,7 +8,7 @@ from reid_pipeline.lib.attributes.vlm import VlmDescriber, vlm_available_locally
 from reid_pipeline.lib.detection.factory import ProfileChoice
 from reid_pipeline.lib.embedding.open_clip_backend import OpenClipEmbedder
 from reid_pipeline.lib.embedding.types import Embedder
-from reid_pipeline.lib.offline import can_reach
+from reid_pipeline.lib.runtime.offline import can_reach
 from reid_pipeline.settings import AttributeSettings
 
 HUB_HOST = "huggingface.co"

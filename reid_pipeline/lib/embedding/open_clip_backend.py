@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from reid_pipeline.lib.devices import cap_gpu_memory, resolve_device, resolve_dtype
 from reid_pipeline.lib.embedding.images import pad_to_square
 from reid_pipeline.lib.embedding.types import l2_normalise
+from reid_pipeline.lib.runtime.devices import cap_gpu_memory, resolve_device, resolve_dtype
 
 if TYPE_CHECKING:
     import torch

@@ -22,7 +22,7 @@ from reid_pipeline.lib.identity.scoring import (
     impossible_together,
 )
 from reid_pipeline.lib.identity.store import quoted
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 
 @dataclass

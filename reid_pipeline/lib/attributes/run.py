@@ -17,10 +17,10 @@ import pyarrow.compute as pc
 
 from reid_pipeline.lib.attributes.types import Describer, DescribeRequest, Description
 from reid_pipeline.lib.attributes.vocabulary import COLOUR_COLUMN, UNKNOWN, summarise
-from reid_pipeline.lib.embed_tracklets import tracklet_vectors
 from reid_pipeline.lib.embedding.images import decode_jpeg
-from reid_pipeline.lib.sampling import batched
-from reid_pipeline.lib.schemas import ATTRIBUTES, Row, table_from_rows
+from reid_pipeline.lib.embedding.run import tracklet_vectors
+from reid_pipeline.lib.footage.sampling import batched
+from reid_pipeline.lib.storage.schemas import ATTRIBUTES, Row, table_from_rows
 
 FLAT_FIELDS = ("upper_color", "upper_type", "lower_color", "lower_type", "headwear", "bag", "body_type", "species")
 
