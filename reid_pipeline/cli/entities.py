@@ -112,7 +112,6 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from reid_pipeline.lib.embedding.factory import build_embedder
     from reid_pipeline.lib.embedding.images import decode_jpeg
-    from reid_pipeline.lib.embedding.open_clip_backend import OpenClipEmbedder
     from reid_pipeline.lib.identity.query import nearest_appearances
     from reid_pipeline.lib.runtime.offline import configure_model_env
     from reid_pipeline.lib.storage.parquet import local_folder
@@ -124,13 +123,13 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     )
     embedder = build_embedder(spec, spec.profile)
     if args.text is not None:
-        if not isinstance(embedder, OpenClipEmbedder):
+        if embedder.text_encoder is None:
             raise ValueError(
                 "text search needs CLIP weights: the offline profile embeds with an ImageNet CNN, which has no text "
                 "side. Run the pipeline with the standard embedding profile (open_clip weights present or "
                 "downloadable), then search again."
             )
-        vector = embedder.encode_text([args.text])[0]
+        vector = embedder.text_encoder.encode_text([args.text])[0]
         source = f"open_clip text ({embedder.model_name})"
     else:
         path = Path(args.image)
