@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from reid_pipeline.defs.partitions import camera_day_key, cameras
+from reid_pipeline.defs.partitions import camera_day_key, register_cameras
 from reid_pipeline.defs.resources import IdentityResource, RetentionResource, StorageResource
 from reid_pipeline.lib.footage.files import list_camera_days
 from reid_pipeline.lib.privacy import retention
@@ -49,10 +49,7 @@ def build_nightly_schedule(camera_day_job: Any, ops: OperationsSettings) -> dg.S
         found = list_camera_days(storage.raw_root).get(day, [])
         if not found:
             return dg.SkipReason(f"no footage for {day} under {storage.raw_root / day}")
-        known = set(context.instance.get_dynamic_partitions(cameras.name))  # type: ignore[arg-type]
-        new = [camera for camera in found if camera not in known]
-        if new:
-            context.instance.add_dynamic_partitions(cameras.name, new)  # type: ignore[arg-type]
+        register_cameras(context.instance, found)
         return [
             dg.RunRequest(
                 run_key=f"nightly|{day}|{camera}",
