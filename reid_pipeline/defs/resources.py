@@ -38,13 +38,13 @@ class StorageResource(dg.ConfigurableResource):
     """Where footage is read from and tables are written to."""
 
     data_root: str
-    raw_root_dir: str = ""
+    raw_root: str = ""
     local_dir: str = ""
 
     @property
-    def raw_root(self) -> Path:
+    def raw_folder(self) -> Path:
         """Raw footage folder: ``<raw_root>/<YYYY-MM-DD>/<camera_id>/`` (default ``<data_root>/raw``)."""
-        return raw_footage_root(self.data_root, self.raw_root_dir)
+        return raw_footage_root(self.data_root, self.raw_root)
 
     @property
     def model_config_dir(self) -> Path:

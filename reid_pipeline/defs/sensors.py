@@ -35,12 +35,12 @@ def build_footage_sensor(
         valid_days = set(day_partitions.get_partition_keys(dynamic_partitions_store=context.instance))
         found: set[str] = set()
         requests = []
-        for day, camera_ids in list_camera_days(storage.raw_root).items():
+        for day, camera_ids in list_camera_days(storage.raw_folder).items():
             if day not in valid_days:
-                context.log.warning(f"{storage.raw_root / day}: date outside the partitioned range; skipped")
+                context.log.warning(f"{storage.raw_folder / day}: date outside the partitioned range; skipped")
                 continue
             for camera in camera_ids:
-                fingerprint = file_fingerprint(camera_day_dir(storage.raw_root, day, camera))
+                fingerprint = file_fingerprint(camera_day_dir(storage.raw_folder, day, camera))
                 slot = f"{day}|{camera}"
                 if seen.get(slot) == fingerprint:
                     continue

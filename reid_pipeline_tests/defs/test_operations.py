@@ -97,7 +97,7 @@ def _run(root: Path, today: str, dry_run: bool = False) -> dg.ExecuteInProcessRe
         "storage": StorageResource(data_root=str(root)),
         "identity": IdentityResource(**Settings().identity.model_dump()),
         "run_memory": dg.InMemoryIOManager(),
-        "retention_policy": RetentionResource(
+        "retention": RetentionResource(
             parquet_days={"crops": 11, "embeddings": 30}, lancedb_days={"appearances": 11}, version_grace_s=0
         ),
     }

@@ -24,7 +24,7 @@ def crops(
     detections: pa.Table,
     footage_manifest: pa.Table,
     storage: StorageResource,
-    crop_settings: CropResource,
+    crops_settings: CropResource,
 ) -> dg.Output[pa.Table]:
     """Each detection cut out as a JPEG, with a quality score from size, sharpness, border truncation
     and detector score. The best K crops of each tracklet are marked (``is_best``, ``best_rank``):
@@ -33,8 +33,8 @@ def crops(
     rows = cut_crops(
         detections.to_pylist(),
         footage_manifest.to_pylist(),
-        storage.raw_root,
-        crop_settings.spec(),
+        storage.raw_folder,
+        crops_settings.spec(),
         context.log.warning,
     )
     table = table_from_rows(rows, CROPS)

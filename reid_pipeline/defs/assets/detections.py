@@ -40,7 +40,7 @@ def detections(
     footage_manifest: pa.Table,
     storage: StorageResource,
     footage: FootageResource,
-    detector: DetectorResource,
+    detection: DetectorResource,
     identity: IdentityResource,
 ) -> tuple[dg.Output[pa.Table], dg.Output[pa.Table]]:
     """Boxes found by the detector on sampled, moving frames, linked into tracklets by the tracker.
@@ -53,20 +53,20 @@ def detections(
     Files are decoded and detected in a worker process (``footage.isolate_files``): a native crash
     on one file becomes an ``error`` row of ``footage_outcomes`` and the other files go on.
     """
-    choice = detector.choice()
+    choice = detection.choice()
     if choice.note:
         context.log.warning(choice.note)
-    model = detector.detector(storage.model_config_dir)
+    model = detection.detector(storage.model_config_dir)
     sampling = footage.spec()
     run = detect_camera_day(
         footage_manifest.to_pylist(),
-        storage.raw_root,
+        storage.raw_folder,
         model,
-        detector.tracking(),
+        detection.tracking(),
         sampling,
         context.log.info,
-        detector.stitching(),
-        recipe=detector.recipe(storage.model_config_dir),
+        detection.stitching(),
+        recipe=detection.recipe(storage.model_config_dir),
     )
     for error in run.stats.errors:
         context.log.warning(error)

@@ -32,7 +32,7 @@ def footage_manifest(
     """
     day, camera = split_camera_day(context.partition_key)
     rows = build_manifest(
-        storage.raw_root,
+        storage.raw_folder,
         day,
         camera,
         camera_zone(footage.timezone),
