@@ -15,8 +15,8 @@ from reid_pipeline.lib.identity.clustering import Edge, cluster
 from reid_pipeline.lib.identity.corrections import CorrectionSet
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.scoring import (
+    CameraSpan,
     Node,
-    Sighting,
     decode_attributes,
     encode_attributes,
     impossible_together,
@@ -40,7 +40,7 @@ def appearance_node(row: Row) -> Node:
         entity_type=row["entity_type"],
         date=row["date"],
         vector=np.asarray(row["vector"], dtype=np.float32),
-        sightings=[Sighting(row["camera_id"], row["start_time"], row["end_time"])],
+        sightings=[CameraSpan(row["camera_id"], row["start_time"], row["end_time"])],
         attributes=decode_attributes(row.get("flat_attributes")),
         tracklet_ids=(row["tracklet_id"],),
     )
