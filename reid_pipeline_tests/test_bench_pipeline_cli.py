@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from reid_pipeline.cli import main
-from reid_pipeline.lib.bench_camera_day import BENCH_CAMERA, BENCH_DAY
+from reid_pipeline.lib.bench.camera_day import BENCH_CAMERA, BENCH_DAY
 
 CAMERA_DAY_STAGES = {"footage_manifest", "detections", "crops", "tracklets", "embeddings", "attributes"}
 IDENTITY_STAGES = {"appearances", "daily_entities", "entities", "entity_timelines", "watch_sightings", "daily_report"}

@@ -19,10 +19,10 @@ import dagster as dg
 
 from reid_pipeline.defs.launch import CameraDayRun, run_camera_days, run_identity_day
 from reid_pipeline.defs.step_timings import step_spans
-from reid_pipeline.lib.bench_camera_day import write_camera_day
-from reid_pipeline.lib.bench_memory import RssSampler
-from reid_pipeline.lib.bench_pipeline import JobSpan, pipeline_report
-from reid_pipeline.lib.storage import is_uri
+from reid_pipeline.lib.bench.camera_day import write_camera_day
+from reid_pipeline.lib.bench.memory import RssSampler
+from reid_pipeline.lib.bench.pipeline import JobSpan, pipeline_report
+from reid_pipeline.lib.storage.parquet import is_uri
 from reid_pipeline.settings import Settings
 
 BENCH_FOLDER = "bench-pipeline"

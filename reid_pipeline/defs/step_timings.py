@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from reid_pipeline.lib.bench_pipeline import StepSpan
+from reid_pipeline.lib.bench.pipeline import StepSpan
 
 # The metadata entry that counts an asset's output rows: the Parquet IO manager writes ``rows``; the
 # LanceDB assets name what they count.

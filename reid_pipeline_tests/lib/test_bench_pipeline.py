@@ -7,9 +7,9 @@ from pathlib import Path
 import cv2
 import pytest
 
-from reid_pipeline.lib.bench_camera_day import BENCH_CAMERA, BENCH_DAY, plan_passes, write_camera_day
-from reid_pipeline.lib.bench_memory import RssSample, RssSampler
-from reid_pipeline.lib.bench_pipeline import MB, JobSpan, StepSpan, format_report, pipeline_report
+from reid_pipeline.lib.bench.camera_day import BENCH_CAMERA, BENCH_DAY, plan_passes, write_camera_day
+from reid_pipeline.lib.bench.memory import RssSample, RssSampler
+from reid_pipeline.lib.bench.pipeline import MB, JobSpan, StepSpan, format_report, pipeline_report
 
 
 def frame_count(path: Path) -> int:
@@ -41,7 +41,7 @@ def test_camera_day_is_written_in_clock_named_files_and_reused(vtest: Path, tmp_
 
 
 def test_passes_vary_their_start_and_mirroring(vtest: Path) -> None:
-    from reid_pipeline.lib.bench_camera_day import _probe
+    from reid_pipeline.lib.bench.camera_day import _probe
 
     clip = _probe(vtest)
     passes = plan_passes([clip], total_frames=10 * clip.frames, seed=0)

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from reid_pipeline.lib.devices import cap_gpu_memory, resolve_device, resolve_dtype
 from reid_pipeline.lib.embedding.open_clip_backend import RANDOM_WEIGHTS
-from reid_pipeline.lib.embedding.types import l2_normalise
+from reid_pipeline.lib.embedding.types import TextEncoder, l2_normalise
+from reid_pipeline.lib.runtime.devices import cap_gpu_memory, resolve_device, resolve_dtype
 
 if TYPE_CHECKING:
     import torch
@@ -121,6 +121,7 @@ class OsnetEmbedder:
     """OSNet features (512-d, L2-normalised) of crops resized to 256x128, as torchreid trains and tests."""
 
     backend = "osnet"
+    text_encoder: TextEncoder | None = None  # a re-id model: no text search, no zero-shot attributes
     cpu_batch_size = 1
 
     def __init__(

@@ -15,14 +15,14 @@ from reid_pipeline.lib.identity.clustering import Edge, cluster
 from reid_pipeline.lib.identity.corrections import CorrectionSet
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.scoring import (
+    CameraSpan,
     Node,
-    Sighting,
     decode_attributes,
     encode_attributes,
     impossible_together,
 )
 from reid_pipeline.lib.identity.store import quoted
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 
 @dataclass
@@ -40,7 +40,7 @@ def appearance_node(row: Row) -> Node:
         entity_type=row["entity_type"],
         date=row["date"],
         vector=np.asarray(row["vector"], dtype=np.float32),
-        sightings=[Sighting(row["camera_id"], row["start_time"], row["end_time"])],
+        sightings=[CameraSpan(row["camera_id"], row["start_time"], row["end_time"])],
         attributes=decode_attributes(row.get("flat_attributes")),
         tracklet_ids=(row["tracklet_id"],),
     )

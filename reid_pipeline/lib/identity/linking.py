@@ -23,7 +23,7 @@ from reid_pipeline.lib.identity.daily import review_row
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.scoring import Node, decode_attributes
 from reid_pipeline.lib.identity.store import quoted
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 
 @dataclass

@@ -22,8 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reid_pipeline.lib.sampling import Frame, read_frames, read_image
-from reid_pipeline.lib.schemas import CROPS, Row
+from reid_pipeline.lib.footage.sampling import Frame, read_frames, read_image
+from reid_pipeline.lib.storage.schemas import CROPS, Row
 from reid_pipeline.settings import CropSettings
 
 BORDER_PX = 2

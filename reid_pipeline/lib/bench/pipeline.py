@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from reid_pipeline.lib.bench_memory import RssSampler
+from reid_pipeline.lib.bench.memory import RssSampler
 
 MB = 1024 * 1024
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from reid_pipeline.lib.demo_footage import VTEST_PATH, missing_source_error
+from reid_pipeline.lib.footage.demo import VTEST_PATH, missing_source_error
 
 BENCH_DAY = "2024-06-03"
 BENCH_CAMERA = "bench"
