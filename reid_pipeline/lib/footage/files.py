@@ -27,10 +27,12 @@ import re
 import stat
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+import pyarrow as pa
 
 from reid_pipeline.lib.footage.isolation import Session, WorkerDied
 from reid_pipeline.lib.footage.sampling import MAX_STILL_PIXELS, MAX_STILL_SIDE, open_still
@@ -44,6 +46,8 @@ from reid_pipeline.lib.footage.timestamps import (
     parse_exif_datetime,
     time_from_filename,
 )
+from reid_pipeline.lib.storage.rows import TableRow
+from reid_pipeline.lib.storage.schemas import FOOTAGE_MANIFEST
 
 VIDEO_SUFFIXES = frozenset(
     {
@@ -66,8 +70,10 @@ REENCODE = "re-encode it (e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`) or remove it
 
 
 @dataclass(frozen=True)
-class FootageFile:
+class FootageFile(TableRow):
     """One row of ``footage_manifest``."""
+
+    SCHEMA: ClassVar[pa.Schema] = FOOTAGE_MANIFEST
 
     file_id: str
     date: str
@@ -85,9 +91,6 @@ class FootageFile:
     content_hash: str | None = None
     error: str | None = None  # why the file is not read (status error or skipped): names the file and the fix
     status: str = STATUS_OK
-
-    def as_row(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def camera_day_dir(raw_root: Path, day: str, camera_id: str) -> Path:
