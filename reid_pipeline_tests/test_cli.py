@@ -191,7 +191,7 @@ def test_eval_clustering_sweeps_from_the_stored_vectors_threshold(
 
     world = World(identities=3, seed=29)
     rows = [
-        {**world.appearance(i, "2024-05-01", "gate", 100 * i), "model": "imagenet-cnn:efficientnet-lite0"}
+        {**world.appearance(i, "2024-05-01", "gate", 100 * i), "backend": "imagenet-cnn", "model": "efficientnet-lite0"}
         for i in range(3)
     ]
     store = IdentityStore(str(Path(data_root) / "lancedb"), ann_min_rows=100_000)

@@ -292,12 +292,11 @@ SWEEP_WEIGHTS = (0.0, 0.2, 0.4)
 
 
 def cmd_eval_clustering(args: argparse.Namespace) -> int:
-    from reid_pipeline.defs.resources import IdentityResource
     from reid_pipeline.lib.evaluation.clustering_metrics import score_clustering
     from reid_pipeline.lib.evaluation.sweep import config_snippet, read_labels, stored_membership, sweep
+    from reid_pipeline.lib.identity.params import MatchParams
 
     settings = settings_from(args, quiet=True)
-    resource = IdentityResource(**settings.identity.model_dump())
     store = identity_store(settings)
     truth = read_labels(Path(args.labels))
     report: dict[str, object] = {"stored": score_clustering(stored_membership(store), truth).as_dict()}
@@ -306,7 +305,7 @@ def cmd_eval_clustering(args: argparse.Namespace) -> int:
         backend = store.embedding_backend() or (
             "imagenet-cnn" if settings.embedding.profile == "offline" else "open_clip"
         )
-        params = resource.params(backend)
+        params = MatchParams.from_settings(settings.identity, backend)
         in_force = {
             "embedding_backend": backend,
             "match_threshold": params.match_threshold,

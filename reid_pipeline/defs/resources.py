@@ -21,7 +21,6 @@ from reid_pipeline.lib.detection.types import Detector
 from reid_pipeline.lib.embedding.factory import build_embedder, choose_embedding_profile
 from reid_pipeline.lib.embedding.types import Embedder
 from reid_pipeline.lib.identity.params import MatchParams
-from reid_pipeline.lib.identity.scoring import TransitionTimes
 from reid_pipeline.lib.identity.store import IdentityStore
 from reid_pipeline.lib.runtime.offline import configure_model_env
 from reid_pipeline.lib.storage.parquet import ParquetStore, join, local_folder, raw_footage_root
@@ -31,6 +30,7 @@ from reid_pipeline.settings import (
     DetectionSettings,
     EmbeddingSettings,
     FootageSettings,
+    IdentitySettings,
 )
 
 
@@ -198,16 +198,6 @@ class DescriberResource(dg.ConfigurableResource):
         return self._describer
 
 
-DEFAULT_THRESHOLDS = {
-    "open_clip": 0.85,
-    "imagenet-cnn": 0.90,
-    "imagenet-cnn+colour": 0.85,
-    # Re-id features spread wider than CLIP's: same-person cosines of trained OSNet sit well below 0.85. A
-    # starting point only (no re-id weights were at hand to calibrate it): run eval clustering --sweep.
-    "osnet": 0.70,
-}  # by embedding backend; calibrate with eval
-
-
 class IdentityResource(dg.ConfigurableResource):
     """Where the identity tables live (LanceDB) and how appearances are matched."""
 
@@ -226,18 +216,8 @@ class IdentityResource(dg.ConfigurableResource):
         return IdentityStore(uri, self.ann_min_rows)
 
     def params(self, embedding_backend: str) -> MatchParams:
-        """Matching parameters; thresholds left empty follow the embedding model's default."""
-        match = self.match_threshold
-        if match is None:
-            match = DEFAULT_THRESHOLDS.get(embedding_backend, DEFAULT_THRESHOLDS["open_clip"])
-        return MatchParams(
-            k=self.k,
-            match_threshold=match,
-            link_threshold=self.link_threshold if self.link_threshold is not None else match,
-            review_band=self.review_band,
-            attribute_weight=self.attribute_weight,
-            transitions=TransitionTimes.parse(self.transitions, self.default_transition_s),
-        )
+        """Matching parameters; thresholds left empty follow the embedding backend's default."""
+        return MatchParams.from_settings(IdentitySettings(**self.model_dump()), embedding_backend)
 
 
 class RetentionResource(dg.ConfigurableResource):

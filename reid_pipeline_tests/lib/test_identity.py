@@ -57,7 +57,8 @@ class World:
             "attributes": None,
             "flat_attributes": None,
             "thumbnail": b"\xff\xd8",
-            "model": "test:synthetic",
+            "backend": "test",
+            "model": "synthetic",
             "vector": vector.astype(np.float32).tolist(),
         }
 

@@ -53,7 +53,8 @@ def synthetic_appearances(n: int, dims: int, seed: int = 0, per_identity: int = 
             "attributes": None,
             "flat_attributes": None,
             "thumbnail": b"",
-            "model": "bench:synthetic",
+            "backend": "bench",
+            "model": "synthetic",
             "vector": vectors[i],
         }
         for i in range(n)

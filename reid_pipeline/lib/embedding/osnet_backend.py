@@ -122,6 +122,9 @@ class OsnetEmbedder:
 
     backend = "osnet"
     text_encoder: TextEncoder | None = None  # a re-id model: no text search, no zero-shot attributes
+    # Re-id features spread wider than CLIP's: same-person cosines of a trained OSNet sit well below 0.85. A
+    # starting point only (no re-id weights were at hand to calibrate it): run eval clustering --sweep.
+    match_threshold = 0.70
     # One thread, random weights: osnet_x1_0 took 43 ms of CPU a crop at batch 1, 50 at 8, 70 at 32 (x0_25: 15,
     # 8, 10). The full-width model is the one worth running, so its best batch is the default.
     cpu_batch_size = 1

@@ -47,9 +47,8 @@ def day_appearances(store: ParquetStore, date: str) -> DayAppearances:
         embeddings = store.read("embeddings", part)
         dims = dims or embeddings.schema.field("vector").type.list_size
         vectors = tracklet_vectors(embeddings)
-        models = dict(
-            zip(embeddings.column("tracklet_id").to_pylist(), embeddings.column("model").to_pylist(), strict=True)
-        )
+        provenance = embeddings.select(["tracklet_id", "backend", "model"]).to_pylist()
+        models = {row["tracklet_id"]: (row["backend"], row["model"]) for row in provenance}
         described = (
             {row["tracklet_id"]: row for row in store.read("attributes", part).to_pylist()}
             if store.exists("attributes", part)
@@ -80,7 +79,8 @@ def day_appearances(store: ParquetStore, date: str) -> DayAppearances:
                     "attributes": description.get("attributes"),
                     "flat_attributes": encode_attributes(flat_attributes(description)) if description else None,
                     "thumbnail": thumbnail(crop["jpeg"]),
-                    "model": models[tracklet_id],
+                    "backend": models[tracklet_id][0],
+                    "model": models[tracklet_id][1],
                     "vector": vectors[tracklet_id].tolist(),
                 }
             )

@@ -86,8 +86,8 @@ class IdentityStore:
         query = self.table("appearances").search()
         if date:
             query = query.where(f"date = {quoted(date)}")
-        models = query.select(["model"]).limit(1).to_arrow().column("model").to_pylist()
-        return str(models[0]).split(":", 1)[0] if models else None  # model is "<backend>:<model name>"
+        backends = query.select(["backend"]).limit(1).to_arrow().column("backend").to_pylist()
+        return str(backends[0]) if backends else None
 
     def write_day(self, name: str, schema: pa.Schema, key: str, date: str, rows: list[Row]) -> int:
         data = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
