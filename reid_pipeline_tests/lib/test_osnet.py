@@ -115,3 +115,9 @@ def test_osnet_runs_through_the_batched_crop_embedding(tmp_path: Path) -> None:
 
     assert one.vectors.shape == (5, DIMS) and one.kept == list(range(5))
     np.testing.assert_allclose(one.vectors, four.vectors, atol=1e-4)
+
+
+def test_osnet_vectors_are_matched_at_their_own_default_threshold() -> None:
+    from reid_pipeline.lib.embedding.thresholds import default_match_threshold
+
+    assert default_match_threshold("osnet") == OsnetEmbedder.match_threshold != default_match_threshold("open_clip")
