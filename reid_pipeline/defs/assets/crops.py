@@ -6,11 +6,13 @@ import pyarrow.compute as pc
 from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.assets.preview import table_preview
+from reid_pipeline.defs.io_manager import BEST_CROPS
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import CropResource, StorageResource
 from reid_pipeline.lib.crops.cropping import crop_table
 from reid_pipeline.lib.crops.tracklets import TrackletRow, summarise_tracklets
 from reid_pipeline.lib.storage.rows import table_of
+from reid_pipeline.lib.storage.schemas import CROPS
 
 
 @dg.asset(
@@ -55,14 +57,15 @@ def crops(
     group_name="footage",
     kinds={"parquet"},
     code_version="1",
+    # The best crops' ids and qualities; no picture is read.
+    ins={"crops": dg.AssetIn(metadata={**BEST_CROPS, "columns": [f.name for f in CROPS if f.name != "jpeg"]})},
 )
 def tracklets(detections: pa.Table, crops: pa.Table) -> dg.Output[pa.Table]:
     """One row per tracklet: camera, time span, number of detections, mean score and its best crops.
 
     The unit that later stages embed, describe and match across cameras and days.
     """
-    best_crops = crops.filter(crops.column("is_best")).drop_columns(["jpeg"])
-    rows = summarise_tracklets(detections.to_pylist(), best_crops.to_pylist())
+    rows = summarise_tracklets(detections.to_pylist(), crops.to_pylist())
     table = table_of(TrackletRow, rows)
     return dg.Output(
         table,
