@@ -17,11 +17,13 @@ import numpy as np
 
 from reid_pipeline.lib.embedding.types import l2_normalise
 from reid_pipeline.lib.identity.candidates import knn_pairs, score_pairs
+from reid_pipeline.lib.identity.cluster_checks import split_chains
 from reid_pipeline.lib.identity.clustering import cluster
 from reid_pipeline.lib.identity.corrections import CorrectionSet
 from reid_pipeline.lib.identity.daily import review_row
 from reid_pipeline.lib.identity.params import MatchParams
-from reid_pipeline.lib.identity.scoring import Node, decode_attributes
+from reid_pipeline.lib.identity.reciprocal import rerank_edges
+from reid_pipeline.lib.identity.scoring import Node, decode_attributes, pair_score
 from reid_pipeline.lib.identity.store import quoted
 from reid_pipeline.lib.schemas import Row
 
@@ -64,6 +66,8 @@ def link_days(daily: Sequence[Row], table: Any, params: MatchParams, corrections
         where = f"entity_type = {quoted(entity_type)} AND date <> {quoted(date)}"
         pairs |= knn_pairs(table, ids, vectors, where, params.k, "daily_entity_id")
     edges = score_pairs(pairs, nodes, params.attribute_weight)
+    if params.rerank_k:
+        edges = rerank_edges(edges, params.rerank_k, params.rerank_lambda)
 
     def conflict(a: str, b: str) -> bool:
         na, nb = nodes[a], nodes[b]
@@ -76,7 +80,12 @@ def link_days(daily: Sequence[Row], table: Any, params: MatchParams, corrections
     by_id = {row["daily_entity_id"]: row for row in daily}
     flagged = {n for edge in result.review for n in (edge.a, edge.b)}
     entities, members = [], []
-    for group in result.groups:
+    groups = result.groups
+    if params.chain_min_average is not None:
+        groups = split_chains(
+            groups, lambda a, b: pair_score(nodes[a], nodes[b], params.attribute_weight), params.chain_min_average, must
+        ).groups
+    for group in groups:
         entity, entity_members = global_entity([by_id[d] for d in group], corrections, flagged)
         entities.append(entity)
         members.extend(entity_members)

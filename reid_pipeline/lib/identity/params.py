@@ -15,3 +15,6 @@ class MatchParams:
     review_band: float = 0.05  # scores this far below a threshold are flagged for review
     attribute_weight: float = 0.2
     transitions: TransitionTimes = field(default_factory=TransitionTimes)
+    rerank_k: int = 0  # k-reciprocal re-ranking of the candidate pairs with this k; 0 = off
+    rerank_lambda: float = 0.3  # share of the original score in a re-ranked one
+    chain_min_average: float | None = None  # least mean pair score inside a cluster (anti-chaining); None = off
