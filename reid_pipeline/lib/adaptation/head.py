@@ -10,6 +10,7 @@ the same camera.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,7 +55,9 @@ class SiteAdapter:
 
     def __post_init__(self) -> None:
         if self.weights.ndim != 2 or self.mean.shape != (self.weights.shape[0],):
-            raise ValueError(f"weights must be (dims, out) and mean (dims,), got {self.weights.shape}, {self.mean.shape}")
+            raise ValueError(
+                f"weights must be (dims, out) and mean (dims,), got {self.weights.shape}, {self.mean.shape}"
+            )
         if not self.adapter_id:
             object.__setattr__(self, "adapter_id", adapter_id_of(self.backbone, self.mean, self.weights))
 
@@ -104,8 +107,8 @@ def _batches(data: TrainingCrops, size: int, epoch: int, rng: np.random.Generato
     order = np.arange(len(data.tracklet_ids))
     offset = (size // 2) * (epoch % 2)
     edges = [0, *range(offset or size, len(order), size), len(order)]
-    chunks = [order[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
-    rng.shuffle(chunks)  # type: ignore[arg-type]
+    chunks = [order[a:b] for a, b in itertools.pairwise(edges) if b > a]
+    rng.shuffle(chunks)
     crops_of = [np.flatnonzero(data.tracklet == t) for t in range(len(data.tracklet_ids))]
     return [np.concatenate([crops_of[t] for t in chunk]) for chunk in chunks]
 
@@ -124,14 +127,13 @@ def train_head(data: TrainingCrops, backbone: str, spec: HeadSpec, trained_on: t
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same summation order on every machine: the same adapter from a seed
     try:
-        generator = torch.Generator().manual_seed(spec.seed)
+        torch.manual_seed(spec.seed)
         rng = np.random.default_rng(spec.seed)
         weights = torch.nn.Parameter(torch.from_numpy(directions.copy()))
         optimiser = torch.optim.AdamW([weights], lr=spec.learning_rate, weight_decay=spec.weight_decay)
         x = torch.from_numpy(data.vectors - mean)
         tracklet = torch.from_numpy(data.tracklet)
         different = torch.from_numpy(data.different)
-        del generator  # full batches of fixed order: no other randomness
         losses = [_epoch_loss(x, tracklet, different, weights, spec, None, rng, data)]
         for epoch in range(spec.epochs):
             losses.append(_epoch_loss(x, tracklet, different, weights, spec, optimiser, rng, data, epoch))
@@ -150,7 +152,7 @@ def train_head(data: TrainingCrops, backbone: str, spec: HeadSpec, trained_on: t
     )
 
 
-def _epoch_loss(x, tracklet, different, weights, spec, optimiser, rng, data, epoch: int = 0) -> float:  # type: ignore[no-untyped-def]
+def _epoch_loss(x, tracklet, different, weights, spec, optimiser, rng, data, epoch: int = 0) -> float:
     """One pass over the batches (training when ``optimiser`` is given); the mean loss over anchors."""
     import torch
 
@@ -163,12 +165,12 @@ def _epoch_loss(x, tracklet, different, weights, spec, optimiser, rng, data, epo
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
-        total += float(loss) * count
+        total += float(loss.detach()) * count
         anchors += count
     return total / anchors if anchors else 0.0
 
 
-def contrastive_loss(x, tracklet, different, weights, temperature: float):  # type: ignore[no-untyped-def]
+def contrastive_loss(x, tracklet, different, weights, temperature: float):
     """Mean multi-positive InfoNCE over crops that have both a positive and a negative in the batch."""
     import torch
 

@@ -35,7 +35,9 @@ class TrainingCrops:
     def __post_init__(self) -> None:
         count, tracklets = len(self.vectors), len(self.tracklet_ids)
         if self.vectors.ndim != 2 or self.tracklet.shape != (count,):
-            raise ValueError(f"vectors must be (N, dims) and tracklet (N,), got {self.vectors.shape}, {self.tracklet.shape}")
+            raise ValueError(
+                f"vectors must be (N, dims) and tracklet (N,), got {self.vectors.shape}, {self.tracklet.shape}"
+            )
         if self.different.shape != (tracklets, tracklets):
             raise ValueError(f"different must be ({tracklets}, {tracklets}), got {self.different.shape}")
 
@@ -70,6 +72,8 @@ def training_crops(
     """
     index = {span.tracklet_id: i for i, span in enumerate(spans)}
     keep = [i for i, t in enumerate(crop_tracklets) if t in index]
-    vectors = np.asarray(crop_vectors, dtype=np.float32)[keep] if keep else np.zeros((0, crop_vectors.shape[1]), np.float32)
+    vectors = (
+        np.asarray(crop_vectors, dtype=np.float32)[keep] if keep else np.zeros((0, crop_vectors.shape[1]), np.float32)
+    )
     tracklet = np.array([index[crop_tracklets[i]] for i in keep], dtype=np.int64)
     return TrainingCrops(vectors, tracklet, tuple(s.tracklet_id for s in spans), co_occurring(spans))

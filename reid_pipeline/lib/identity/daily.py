@@ -25,6 +25,7 @@ from reid_pipeline.lib.identity.scoring import (
     pair_score,
 )
 from reid_pipeline.lib.identity.store import quoted
+from reid_pipeline.lib.identity.transits import apply_transit_prior
 from reid_pipeline.lib.schemas import Row
 
 
@@ -85,6 +86,10 @@ def cluster_day(
         pairs_seen += len(pairs)
         scored = score_pairs(pairs, nodes, params.attribute_weight)
         edges.extend(rerank_edges(scored, params.rerank_k, params.rerank_lambda) if params.rerank_k else scored)
+
+    if params.transit_prior_weight > 0:
+        confident = params.match_threshold + params.transit_confident_margin
+        edges, _ = apply_transit_prior(edges, nodes, confident, params.transit_prior_weight)
 
     def conflict(a: str, b: str) -> bool:
         return impossible_together(nodes[a], nodes[b], params.transitions) or corrections.forbids([a], [b])

@@ -80,12 +80,12 @@ def link_days(daily: Sequence[Row], table: Any, params: MatchParams, corrections
     by_id = {row["daily_entity_id"]: row for row in daily}
     flagged = {n for edge in result.review for n in (edge.a, edge.b)}
     entities, members = [], []
-    groups = result.groups
+    clusters = result.groups
     if params.chain_min_average is not None:
-        groups = split_chains(
-            groups, lambda a, b: pair_score(nodes[a], nodes[b], params.attribute_weight), params.chain_min_average, must
+        clusters = split_chains(
+            clusters, lambda a, b: pair_score(nodes[a], nodes[b], params.attribute_weight), params.chain_min_average, must
         ).groups
-    for group in groups:
+    for group in clusters:
         entity, entity_members = global_entity([by_id[d] for d in group], corrections, flagged)
         entities.append(entity)
         members.extend(entity_members)
