@@ -23,6 +23,7 @@ from reid_pipeline.lib.embedding.types import Embedder
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.scoring import TransitionTimes
 from reid_pipeline.lib.identity.store import IdentityStore
+from reid_pipeline.lib.identity.thresholds import default_threshold
 from reid_pipeline.lib.offline import configure_model_env
 from reid_pipeline.lib.storage import ParquetStore, join, local_folder, raw_footage_root
 from reid_pipeline.settings import (
@@ -198,11 +199,6 @@ class DescriberResource(dg.ConfigurableResource):
         return self._describer
 
 
-DEFAULT_THRESHOLDS = {
-    "open_clip": 0.85,
-    "imagenet-cnn": 0.90,
-    "imagenet-cnn+colour": 0.85,
-}  # by embedding backend; calibrate with eval
 
 
 class IdentityResource(dg.ConfigurableResource):
@@ -217,16 +213,23 @@ class IdentityResource(dg.ConfigurableResource):
     transitions: dict[str, float]
     default_transition_s: float
     ann_min_rows: int
+    adaptation: str = "none"
+    adaptation_window_days: int = 7
+    adaptation_seed: int = 0
+    rerank_k: int = 0
+    chain_min_average: float | None = None
+    transit_prior_weight: float = 0.0
 
     def store(self, data_root: str) -> IdentityStore:
         uri = self.lancedb_uri or join(data_root, "lancedb")
         return IdentityStore(uri, self.ann_min_rows)
 
-    def params(self, embedding_backend: str) -> MatchParams:
-        """Matching parameters; thresholds left empty follow the embedding model's default."""
+    def params(self, embedding_backend: str, adaptation: str = "none") -> MatchParams:
+        """Matching parameters; thresholds left empty follow the calibrated default of the stored vectors'
+        backend and site adaptation (``lib/identity/thresholds.py``)."""
         match = self.match_threshold
         if match is None:
-            match = DEFAULT_THRESHOLDS.get(embedding_backend, DEFAULT_THRESHOLDS["open_clip"])
+            match = default_threshold(embedding_backend, adaptation).match
         return MatchParams(
             k=self.k,
             match_threshold=match,
@@ -234,6 +237,9 @@ class IdentityResource(dg.ConfigurableResource):
             review_band=self.review_band,
             attribute_weight=self.attribute_weight,
             transitions=TransitionTimes.parse(self.transitions, self.default_transition_s),
+            rerank_k=self.rerank_k,
+            chain_min_average=self.chain_min_average,
+            transit_prior_weight=self.transit_prior_weight,
         )
 
 

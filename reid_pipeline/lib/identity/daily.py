@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from reid_pipeline.lib.adaptation.site import NO_ADAPTER
 from reid_pipeline.lib.embedding.types import l2_normalise
 from reid_pipeline.lib.identity.candidates import knn_pairs, score_pairs
 from reid_pipeline.lib.identity.cluster_checks import split_chains
@@ -136,6 +137,7 @@ def daily_entity(members: list[Row], flagged: set[str]) -> Row:
         ),
         "best_tracklet_id": best["tracklet_id"],
         "needs_review": any(r["tracklet_id"] in flagged for r in members),
+        "adapter_id": members[0].get("adapter_id") or NO_ADAPTER,
         "vector": centroid.tolist(),
     }
 

@@ -55,6 +55,7 @@ def daily_node(row: Row) -> Node:
 
 def link_days(daily: Sequence[Row], table: Any, params: MatchParams, corrections: CorrectionSet) -> LinkResult:
     """Global entities from every daily entity; candidates from the ``daily_entities`` LanceDB table."""
+    refuse_mixed_adapters(daily)
     nodes = {row["daily_entity_id"]: daily_node(row) for row in daily}
     owner = {t: node.node_id for node in nodes.values() for t in node.tracklet_ids}
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -91,6 +92,19 @@ def link_days(daily: Sequence[Row], table: Any, params: MatchParams, corrections
         members.extend(entity_members)
     review = [review_row(edge, max(nodes[edge.a].date, nodes[edge.b].date), "daily_entity") for edge in result.review]
     return LinkResult(entities, members, review, result.merged_edges, len(pairs))
+
+
+def refuse_mixed_adapters(daily: Sequence[Row]) -> None:
+    """Vectors of two site adaptations are never compared: say which days to re-run instead."""
+    days_of: dict[str, set[str]] = defaultdict(set)
+    for row in daily:
+        days_of[row.get("adapter_id") or "none"].add(row["date"])
+    if len(days_of) > 1:
+        listed = "; ".join(f"{adapter}: {', '.join(sorted(days))}" for adapter, days in sorted(days_of.items()))
+        raise ValueError(
+            f"daily entities were matched on vectors of different site adaptations ({listed}). Re-materialize "
+            "appearances and daily_entities (identity_job) so every day is adapted by the current site_adapter."
+        )
 
 
 def global_entity(daily: list[Row], corrections: CorrectionSet, flagged: set[str]) -> tuple[Row, list[Row]]:

@@ -1,0 +1,122 @@
+"""site_adapter: what the site's own footage teaches the appearance vectors (camera centering, a head)."""
+
+import base64
+import io
+import time
+from pathlib import Path
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from reid_pipeline.defs.resources import IdentityResource, StorageResource
+from reid_pipeline.lib.adaptation.head import HeadSpec
+from reid_pipeline.lib.adaptation.site import SiteAdaptation, fit_site_adaptation, load_adaptation
+from reid_pipeline.lib.adaptation.window import crops_of_days, window_days
+from reid_pipeline.lib.storage import local_folder
+
+CURRENT = "current.txt"  # names the adapter the identity assets use
+
+
+def adapter_folder(storage: StorageResource) -> Path:
+    return local_folder(storage.data_root, storage.local_dir) / "adaptation"
+
+
+def current_adaptation(storage: StorageResource, identity: IdentityResource) -> SiteAdaptation | None:
+    """The adaptation in force, or None when ``identity.adaptation`` is none."""
+    if identity.adaptation == "none":
+        return None
+    pointer = adapter_folder(storage) / CURRENT
+    if not pointer.is_file():
+        raise FileNotFoundError(
+            f"{pointer} does not exist: identity.adaptation is {identity.adaptation!r}, so materialize the "
+            "site_adapter asset (identity_job does) before appearances"
+        )
+    adaptation = load_adaptation(adapter_folder(storage) / f"{pointer.read_text().strip()}.npz")
+    if adaptation.kind != identity.adaptation:
+        raise ValueError(
+            f"the site adapter in {pointer} is {adaptation.kind!r}, identity.adaptation asks for "
+            f"{identity.adaptation!r}: materialize site_adapter again"
+        )
+    return adaptation
+
+
+def loss_plot(losses: list[float]) -> str:
+    """The training loss per epoch as a small PNG inside markdown (epoch 0: before training)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(4.5, 2.8), dpi=100)
+    axes.plot(range(len(losses)), losses, marker=".")
+    axes.set(xlabel="epoch", ylabel="contrastive loss", title="site adapter training")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    rows = "\n".join(f"| {i} | {loss:.4f} |" for i, loss in enumerate(losses))
+    return f"![loss](data:image/png;base64,{encoded})\n\n| epoch | loss |\n|---|---|\n{rows}\n"
+
+
+@dg.asset(
+    group_name="identity",
+    kinds={"pytorch", "numpy"},
+    deps=["embeddings", "tracklets"],
+    code_version="1",
+)
+def site_adapter(
+    context: AssetExecutionContext, storage: StorageResource, identity: IdentityResource
+) -> dg.MaterializeResult:
+    """Site adaptation learned from the latest ``identity.adaptation_window_days`` of footage, on the CPU:
+    each camera's mean crop vector (removed before matching) and, for ``adaptation = "head"``, a projection
+    head trained on the site's own tracklets (crops of one tracklet alike, tracklets seen at once on one
+    camera apart). Versioned by content (``adapter_id``, recorded on every appearance vector it makes);
+    the same footage and seed give the same adapter. A new adapter makes ``appearances`` re-adapt every
+    stored day. Files: ``<local folder>/adaptation/<adapter_id>.npz`` and ``.json``.
+    """
+    if identity.adaptation == "none":
+        pointer = adapter_folder(storage) / CURRENT
+        pointer.unlink(missing_ok=True)
+        return dg.MaterializeResult(metadata={"adaptation": "none", "adapter_id": "none"})
+    parquet = storage.parquet()
+    days = window_days(parquet, identity.adaptation_window_days)
+    window = crops_of_days(parquet, days)
+    started = time.perf_counter()
+    adaptation = fit_site_adaptation(
+        identity.adaptation,  # type: ignore[arg-type]
+        window.backbone,
+        window.vectors,
+        window.cameras,
+        window.tracklets,
+        window.spans,
+        days,
+        HeadSpec(seed=identity.adaptation_seed),
+    )
+    seconds = time.perf_counter() - started
+    path = adaptation.save(adapter_folder(storage))
+    (adapter_folder(storage) / CURRENT).write_text(adaptation.adapter_id)
+    context.log.info(f"site adapter {adaptation.adapter_id} from {len(window.crop_ids)} crops of {', '.join(days)}")
+    metadata: dict[str, object] = {
+        "adapter_id": adaptation.adapter_id,
+        "adaptation": adaptation.kind,
+        "backbone": window.backbone,
+        "training_window": ", ".join(days),
+        "cameras": ", ".join(sorted(set(window.cameras))),
+        "crops": len(window.crop_ids),
+        "tracklets": len({t for t in window.tracklets}),
+        "training_vectors": dg.MetadataValue.json(window.crop_ids[:200]),
+        "seconds": round(seconds, 2),
+        "file": dg.MetadataValue.path(str(path)),
+    }
+    if adaptation.head is not None:
+        head = adaptation.head
+        metadata |= {
+            "head": head.spec.describe(),
+            "negative_pairs": head.negative_pairs,
+            "loss_first": head.losses[0],
+            "loss_last": head.losses[-1],
+            "loss_curve": dg.MetadataValue.md(loss_plot(list(head.losses))),
+        }
+    return dg.MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
