@@ -256,7 +256,9 @@ class IdentitySettings(_Section):
         "then a projection head trained on the site's own tracklets). A new adapter re-adapts every stored day.",
     )
     adaptation_window_days: int = Field(7, ge=0, description="Days of footage site adaptation learns from (0 = all).")
-    adaptation_seed: int = Field(0, description="Seed of the adapter's training: the same footage and seed give the same adapter.")
+    adaptation_seed: int = Field(
+        0, description="Seed of the adapter's training: the same footage and seed give the same adapter."
+    )
     rerank_k: int = Field(
         0, ge=0, description="k-reciprocal re-ranking of the candidate pairs with this k (0 = off; see the README)."
     )

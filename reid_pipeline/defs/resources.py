@@ -199,8 +199,6 @@ class DescriberResource(dg.ConfigurableResource):
         return self._describer
 
 
-
-
 class IdentityResource(dg.ConfigurableResource):
     """Where the identity tables live (LanceDB) and how appearances are matched."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,3 +90,45 @@ def test_adapter_refuses_vectors_of_another_width() -> None:
     adapter = train_head(training_crops(vectors, tracklets, spans), "test:synthetic", HeadSpec(out_dims=4, epochs=0))
     with pytest.raises(ValueError, match="takes 12-d vectors of test:synthetic"):
         adapter.apply(np.ones((2, 7), np.float32))
+
+
+def test_camera_centering_removes_synthetic_camera_offsets(tmp_path: Path) -> None:
+    from reid_pipeline.lib.adaptation.site import fit_site_adaptation, load_adaptation
+
+    rng = np.random.default_rng(3)
+    people = l2_normalise(rng.normal(0, 1, (4, 32)))  # four people, as the backbone sees them
+    offsets = {
+        "gate": 6.0 * l2_normalise(rng.normal(0, 1, (1, 32)))[0],
+        "yard": 6.0 * l2_normalise(rng.normal(0, 1, (1, 32)))[0],
+    }
+    vectors, cams, who = [], [], []
+    for camera, offset in offsets.items():  # each camera adds its own bias (light, angle, lens)
+        for person in range(4):
+            for _ in range(3):
+                vectors.append(people[person] + offset + rng.normal(0, 0.05, 32))
+                cams.append(camera)
+                who.append(person)
+    vectors_ = l2_normalise(np.array(vectors))
+    who_ = np.array(who)
+    gate = np.array(cams) == "gate"
+
+    def cross_camera_hits(v: np.ndarray) -> float:
+        """Share of gate crops whose nearest yard crop is the same person."""
+        nearest = (v[gate] @ v[~gate].T).argmax(axis=1)
+        return float((who_[~gate][nearest] == who_[gate]).mean())
+
+    def same_person_margin(v: np.ndarray) -> float:
+        sims = v[gate] @ v[~gate].T
+        same = who_[gate][:, None] == who_[~gate][None, :]
+        return float(sims[same].mean() - sims[~same].mean())
+
+    adaptation = fit_site_adaptation("centering", "test:synthetic", vectors_, cams, [""] * len(cams), [], ("d",))
+    centred = adaptation.apply(vectors_, cams)
+    assert same_person_margin(vectors_) < 0.1  # the camera dominates the raw vectors
+    assert same_person_margin(centred) > 0.5
+    assert cross_camera_hits(centred) == 1.0
+    np.testing.assert_allclose(np.linalg.norm(centred, axis=1), 1.0, rtol=1e-5)
+    # Saved and loaded, it is the same adapter, and it refuses a file that was changed.
+    path = adaptation.save(tmp_path)
+    assert load_adaptation(path).adapter_id == adaptation.adapter_id
+    np.testing.assert_allclose(load_adaptation(path).apply(vectors_, cams), centred)

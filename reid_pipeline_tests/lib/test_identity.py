@@ -308,7 +308,7 @@ def test_a_rerun_repairs_a_partial_write(tmp_path: Path) -> None:
     before = sorted(r["tracklet_id"] for r in store.rows("appearances"))
     # As if a crash had left the table half-written: rows lost, one stray row from an older run.
     store.table("appearances").delete(f"tracklet_id = {quoted(rows[0]['tracklet_id'])}")
-    store.table("appearances").add([{**rows[1], "tracklet_id": "2024-05-01/gate/stale"}])
+    store.table("appearances").add([{**rows[1], "tracklet_id": "2024-05-01/gate/stale", "adapter_id": "none"}])
     run_day(store, "2024-05-01", rows)
     assert sorted(r["tracklet_id"] for r in store.rows("appearances")) == before
 

@@ -125,7 +125,7 @@ def fit_site_adaptation(
     crop_tracklets: Sequence[str],
     spans: Sequence[TrackletSpan],
     trained_on: tuple[str, ...],
-    spec: HeadSpec,
+    spec: HeadSpec | None = None,
 ) -> SiteAdaptation:
     """Per-camera means of the window's crop vectors and, for ``head``, the head trained on centred crops."""
     if kind == "none":
@@ -137,5 +137,5 @@ def fit_site_adaptation(
     if kind == "head":
         centred = SiteAdaptation("centering", backbone, means, None, trained_on).apply(crop_vectors, crop_cameras)
         ordered = sorted(spans, key=lambda s: (s.camera_id, s.start, s.tracklet_id))
-        head = train_head(training_crops(centred, crop_tracklets, ordered), backbone, spec, trained_on)
+        head = train_head(training_crops(centred, crop_tracklets, ordered), backbone, spec or HeadSpec(), trained_on)
     return SiteAdaptation(kind, backbone, means, head, trained_on)

@@ -71,7 +71,9 @@ def day_appearances(store: ParquetStore, date: str, adaptation: SiteAdaptation |
             vectors = tracklet_vectors(embeddings)
         else:
             vectors = adapted_tracklet_vectors(embeddings, adaptation, camera)
-            dims = dims or (adaptation.head.out_dims if adaptation.head else embeddings.schema.field("vector").type.list_size)
+            dims = dims or (
+                adaptation.head.out_dims if adaptation.head else embeddings.schema.field("vector").type.list_size
+            )
         models = dict(
             zip(embeddings.column("tracklet_id").to_pylist(), embeddings.column("model").to_pylist(), strict=True)
         )

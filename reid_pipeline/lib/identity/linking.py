@@ -84,7 +84,10 @@ def link_days(daily: Sequence[Row], table: Any, params: MatchParams, corrections
     clusters = result.groups
     if params.chain_min_average is not None:
         clusters = split_chains(
-            clusters, lambda a, b: pair_score(nodes[a], nodes[b], params.attribute_weight), params.chain_min_average, must
+            clusters,
+            lambda a, b: pair_score(nodes[a], nodes[b], params.attribute_weight),
+            params.chain_min_average,
+            must,
         ).groups
     for group in clusters:
         entity, entity_members = global_entity([by_id[d] for d in group], corrections, flagged)

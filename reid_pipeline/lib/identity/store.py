@@ -34,6 +34,11 @@ SCALAR_INDEXES = {
 ADDED_COLUMNS = {"adapter_id": "'none'"}
 
 
+def _with_adapter(rows: list[Row]) -> list[Row]:
+    """Rows that do not say which adapter made their vectors hold backbone vectors."""
+    return [row if row.get("adapter_id") else {**row, "adapter_id": "none"} for row in rows]
+
+
 def quoted(value: str) -> str:
     """A SQL string literal (ids come from file and camera names, which may hold quotes)."""
     return "'" + value.replace("'", "''") + "'"
@@ -159,10 +164,11 @@ class IdentityStore:
     # Table-specific helpers -------------------------------------------------------------------
 
     def write_appearances(self, date: str, rows: list[Row], dims: int) -> int:
-        return self.write_day("appearances", appearances_schema(dims), "tracklet_id", date, rows)
+        return self.write_day("appearances", appearances_schema(dims), "tracklet_id", date, _with_adapter(rows))
 
     def write_daily_entities(self, date: str, rows: list[Row], dims: int) -> int:
-        return self.write_day("daily_entities", daily_entities_schema(dims), "daily_entity_id", date, rows)
+        schema = daily_entities_schema(dims)
+        return self.write_day("daily_entities", schema, "daily_entity_id", date, _with_adapter(rows))
 
     def write_review(self, level: str, date: str | None, rows: list[Row]) -> int:
         """Replace the review pairs of one level (and one day, for tracklet-level pairs)."""

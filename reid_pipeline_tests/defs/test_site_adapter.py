@@ -1,0 +1,79 @@
+"""The site_adapter asset through Dagster: its adapter id on every vector, and a new adapter re-adapting
+every stored day (never two adapters' vectors in one comparison)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from reid_pipeline.definitions import build_definitions
+from reid_pipeline.defs.partitions import cameras
+from reid_pipeline.lib.identity.store import IdentityStore
+from reid_pipeline.settings import Settings, load_settings
+from reid_pipeline_tests.privacy_run import CAMERA, DAYS
+
+
+def settings_with(root: Path, **identity: object) -> Settings:
+    return load_settings(
+        storage={"data_root": str(root)},
+        detection={"profile": "offline", "offline": True},
+        embedding={"profile": "offline", "offline": True},
+        retention={"image_days": None, "vector_days": None},
+        identity=identity,
+    )
+
+
+def identity_run(settings: Settings, day: str) -> dict[str, dict[str, object]]:
+    """identity_job for ``day``; the metadata of each asset it materialized."""
+    defs = build_definitions(settings)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(cameras.name, [CAMERA])  # type: ignore[arg-type]
+    run = defs.resolve_job_def("identity_job").execute_in_process(partition_key=day, instance=instance)
+    assert run.success
+    return {
+        event.asset_key.path[-1]: {k: v.value for k, v in event.materialization.metadata.items()}
+        for event in run.get_asset_materialization_events()
+    }
+
+
+def adapters_in(store: IdentityStore, table: str) -> set[str]:
+    return {a for ids in store.adapter_ids(table).values() for a in ids}
+
+
+@pytest.mark.slow
+def test_a_new_adapter_re_adapts_every_stored_day(two_day_root: Path, tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    shutil.copytree(two_day_root, root)
+    store = IdentityStore(str(root / "lancedb"), ann_min_rows=100_000)
+    assert adapters_in(store, "appearances") == {"none"}  # made before adaptation: backbone vectors
+
+    # Centering learned from both days; running the second day re-adapts the first one too.
+    centred = identity_run(settings_with(root, adaptation="centering", adaptation_window_days=0), DAYS[1])
+    first_id = str(centred["site_adapter"]["adapter_id"])
+    assert first_id.startswith("centering-")
+    assert centred["appearances"]["days_re_adapted"] == DAYS[0]
+    assert adapters_in(store, "appearances") == adapters_in(store, "daily_entities") == {first_id}
+    assert store.vector_width("appearances") == 1280
+
+    # The same footage and settings give the same adapter: nothing to redo.
+    again = identity_run(settings_with(root, adaptation="centering", adaptation_window_days=0), DAYS[1])
+    assert again["site_adapter"]["adapter_id"] == first_id
+    assert again["appearances"]["days_re_adapted"] == "none"
+
+    # A trained head on the latest day only: another adapter, another width; every day is redone.
+    head = identity_run(settings_with(root, adaptation="head", adaptation_window_days=1), DAYS[1])
+    head_id = str(head["site_adapter"]["adapter_id"])
+    assert head_id.startswith("head-") and head_id != first_id
+    assert head["site_adapter"]["training_window"] == DAYS[1]
+    assert "loss_curve" in head["site_adapter"]
+    assert head["appearances"]["days_re_adapted"] == DAYS[0]
+    assert adapters_in(store, "appearances") == adapters_in(store, "daily_entities") == {head_id}
+    # At most 128 wide, fewer when the window holds fewer crops than that (the head starts as their PCA).
+    width = store.vector_width("appearances")
+    assert width is not None and width <= 128
+    assert store.vector_width("daily_entities") == store.vector_width("entities") == width
+    assert store.rows("entity_members"), "linking ran on one adapter's vectors"
+    assert "threshold_provenance" in head["daily_entities"]
