@@ -268,7 +268,8 @@ def cmd_eval_tracking(args: argparse.Namespace) -> int:
     return 0
 
 
-SWEEP_THRESHOLDS = tuple(round(0.5 + 0.02 * i, 2) for i in range(25))  # 0.50 ... 0.98
+# 0.10 ... 0.98: centred (site-adapted) vectors match around 0.3, raw ImageNet CNN vectors around 0.9.
+SWEEP_THRESHOLDS = tuple(round(0.1 + 0.02 * i, 2) for i in range(45))
 SWEEP_WEIGHTS = (0.0, 0.2, 0.4)
 
 
@@ -276,6 +277,7 @@ def cmd_eval_clustering(args: argparse.Namespace) -> int:
     from reid_pipeline.defs.resources import IdentityResource
     from reid_pipeline.lib.evaluation.clustering_metrics import score_clustering
     from reid_pipeline.lib.evaluation.sweep import config_snippet, read_labels, stored_membership, sweep
+    from reid_pipeline.lib.identity.thresholds import adaptation_kind
 
     settings = _settings_from(args, quiet=True)
     resource = IdentityResource(**settings.identity.model_dump())
@@ -287,9 +289,12 @@ def cmd_eval_clustering(args: argparse.Namespace) -> int:
         backend = store.embedding_backend() or (
             "imagenet-cnn" if settings.embedding.profile == "offline" else "open_clip"
         )
-        params = resource.params(backend)
+        adapters = {a for ids in store.adapter_ids("appearances").values() for a in ids}
+        adaptation = adaptation_kind(min(adapters)) if adapters else "none"
+        params = resource.params(backend, adaptation)
         in_force = {
             "embedding_backend": backend,
+            "adaptation": adaptation,
             "match_threshold": params.match_threshold,
             "link_threshold": params.link_threshold,
         }
@@ -314,7 +319,10 @@ def cmd_eval_clustering(args: argparse.Namespace) -> int:
                 f"{r['match_threshold']:>9} {r['attribute_weight']:>6} {r['pairwise_precision']:>7}"
                 f" {r['pairwise_recall']:>7} {r['pairwise_f1']:>7} {r['bcubed_f1']:>6} {r['ari']:>6}"
             )
-        print(f"in force: match_threshold {in_force['match_threshold']} for {in_force['embedding_backend']} vectors")
+        print(
+            f"in force: match_threshold {in_force['match_threshold']} for {in_force['embedding_backend']} vectors, "
+            f"site adaptation {in_force['adaptation']}"
+        )
         print(f"best setting:\n{report['config']}")
     return 0
 

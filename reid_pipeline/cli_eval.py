@@ -62,6 +62,7 @@ def evaluate_profile(settings: Settings, profile: str, work: Path, gt: Path, sou
     detections = [d for d in everything if d["entity_type"] == "person"]
     store = IdentityResource(**scoped.identity.model_dump()).store(str(work))
     predicted = {r["tracklet_id"]: r["entity_id"] for r in store.rows("entity_members")}
+    people = sum(1 for r in store.rows("entities", columns=["entity_type"]) if r["entity_type"] == "person")
     matched = match_detections(detections, truth, iou)
     labels = tracklet_truth(detections, matched, set(truth))
     return {
@@ -69,6 +70,8 @@ def evaluate_profile(settings: Settings, profile: str, work: Path, gt: Path, sou
         "data_root": str(work),
         "detections": len(detections),
         "matched_to_ground_truth": sum(1 for v in matched.values() if v),
+        "person_entities": people,  # to hold against the ground truth's number of people
+        "tracklet_labels": labels,  # tracklet -> true person, for `eval clustering --labels`
         "identity": identity_scores(detections, labels, predicted),
         "tracking": tracking_scores(detections, matched, truth, predicted, gt, iou),
     }
@@ -84,7 +87,7 @@ def cmd_eval_pipeline(args: argparse.Namespace, settings: Settings) -> int:
         if args.work_dir
         else local_folder(settings.storage.data_root, settings.storage.local_dir) / "eval"
     )
-    reports = []
+    reports: list[dict] = []
     for profile in requested:
         missing = _standard_missing(settings) if profile == "standard" else None
         if missing:
@@ -95,6 +98,13 @@ def cmd_eval_pipeline(args: argparse.Namespace, settings: Settings) -> int:
                 settings, profile, work_root / f"pipeline-{profile}", Path(args.labels), Path(args.source), args.iou
             )
         )
+    for report in reports:
+        labels = report.pop("tracklet_labels", None)
+        if args.write_labels and labels is not None:
+            path = Path(args.write_labels) / f"{report['profile']}-tracklet-labels.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("tracklet_id,identity\n" + "".join(f"{t},{p}\n" for t, p in sorted(labels.items())))
+            report["tracklet_labels_csv"] = str(path)
     if args.json:
         print(json.dumps(reports, indent=2))
         return 0
@@ -110,7 +120,8 @@ def _print_report(report: dict) -> None:
     identity, tracking = report["identity"], report["tracking"]
     print(
         f"{report['profile']}: {identity['labelled_tracklets']} labelled tracklets of {identity['people']} people "
-        f"({report['matched_to_ground_truth']}/{report['detections']} boxes on ground truth)"
+        f"({report['matched_to_ground_truth']}/{report['detections']} boxes on ground truth); "
+        f"{report['person_entities']} person entities"
     )
     print(f"  {'pairs':<14} {'precision':>9} {'recall':>7} {'F1':>7} {'true pairs':>10} {'pairs':>6}")
     for name in ("all_pairs", "cross_camera", "cross_day"):
@@ -263,6 +274,12 @@ def add_parser(
     parser.add_argument(
         "--work-dir",
         help="where each profile's run goes (default: <local folder>/eval, i.e. <data root>/eval when local)",
+    )
+    parser.add_argument(
+        "--write-labels",
+        metavar="DIR",
+        help="also write <DIR>/<profile>-tracklet-labels.csv (the run's tracklets labelled from the ground truth), "
+        "to re-tune matching on the run with `eval clustering --sweep --labels CSV --data-root WORK/pipeline-<profile>`",
     )
     parser.set_defaults(func=run(cmd_eval_pipeline))
     detection = eval_sub.add_parser(

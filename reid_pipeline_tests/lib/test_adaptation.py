@@ -132,3 +132,24 @@ def test_camera_centering_removes_synthetic_camera_offsets(tmp_path: Path) -> No
     path = adaptation.save(tmp_path)
     assert load_adaptation(path).adapter_id == adaptation.adapter_id
     np.testing.assert_allclose(load_adaptation(path).apply(vectors_, cams), centred)
+
+
+def test_search_vectors_go_through_the_adapter_that_made_the_stored_ones(tmp_path: Path) -> None:
+    from reid_pipeline.lib.adaptation.site import ANY_CAMERA, adapt_query, fit_site_adaptation
+
+    vectors, tracklets, spans, _ = two_people()
+    cams = ["c"] * len(vectors)
+    centring = fit_site_adaptation("centering", "test:synthetic", vectors, cams, tracklets, spans, ("d",))
+    head = fit_site_adaptation("head", "test:synthetic", vectors, cams, tracklets, spans, ("d",), HeadSpec(4, 2))
+    for adaptation in (centring, head):
+        adaptation.save(tmp_path)
+    query = vectors[0]
+    assert adapt_query(tmp_path, {"none"}, query, text=False) is query
+    np.testing.assert_allclose(
+        adapt_query(tmp_path, {head.adapter_id}, query, text=False), head.apply(query[None], [ANY_CAMERA])[0]
+    )
+    assert adapt_query(tmp_path, {centring.adapter_id}, query, text=True) is query
+    with pytest.raises(ValueError, match="text search cannot use vectors adapted by a trained head"):
+        adapt_query(tmp_path, {head.adapter_id}, query, text=True)
+    with pytest.raises(ValueError, match="made by several adapters"):
+        adapt_query(tmp_path, {head.adapter_id, "none"}, query, text=False)

@@ -10,11 +10,9 @@ from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.resources import IdentityResource, StorageResource
 from reid_pipeline.lib.adaptation.head import HeadSpec
-from reid_pipeline.lib.adaptation.site import SiteAdaptation, fit_site_adaptation, load_adaptation
+from reid_pipeline.lib.adaptation.site import CURRENT, SiteAdaptation, fit_site_adaptation, load_current, set_current
 from reid_pipeline.lib.adaptation.window import crops_of_days, window_days
 from reid_pipeline.lib.storage import local_folder
-
-CURRENT = "current.txt"  # names the adapter the identity assets use
 
 
 def adapter_folder(storage: StorageResource) -> Path:
@@ -25,16 +23,15 @@ def current_adaptation(storage: StorageResource, identity: IdentityResource) -> 
     """The adaptation in force, or None when ``identity.adaptation`` is none."""
     if identity.adaptation == "none":
         return None
-    pointer = adapter_folder(storage) / CURRENT
-    if not pointer.is_file():
+    adaptation = load_current(adapter_folder(storage))
+    if adaptation is None:
         raise FileNotFoundError(
-            f"{pointer} does not exist: identity.adaptation is {identity.adaptation!r}, so materialize the "
-            "site_adapter asset (identity_job does) before appearances"
+            f"{adapter_folder(storage) / CURRENT} does not exist: identity.adaptation is {identity.adaptation!r}, "
+            "so materialize the site_adapter asset (identity_job does) before appearances"
         )
-    adaptation = load_adaptation(adapter_folder(storage) / f"{pointer.read_text().strip()}.npz")
     if adaptation.kind != identity.adaptation:
         raise ValueError(
-            f"the site adapter in {pointer} is {adaptation.kind!r}, identity.adaptation asks for "
+            f"the site adapter in {adapter_folder(storage)} is {adaptation.kind!r}, identity.adaptation asks for "
             f"{identity.adaptation!r}: materialize site_adapter again"
         )
     return adaptation
@@ -77,8 +74,7 @@ def site_adapter(
     stored day. Files: ``<local folder>/adaptation/<adapter_id>.npz`` and ``.json``.
     """
     if identity.adaptation == "none":
-        pointer = adapter_folder(storage) / CURRENT
-        pointer.unlink(missing_ok=True)
+        set_current(adapter_folder(storage), None)
         return dg.MaterializeResult(metadata={"adaptation": "none", "adapter_id": "none"})
     parquet = storage.parquet()
     days = window_days(parquet, identity.adaptation_window_days)
@@ -95,8 +91,8 @@ def site_adapter(
         HeadSpec(seed=identity.adaptation_seed),
     )
     seconds = time.perf_counter() - started
-    path = adaptation.save(adapter_folder(storage))
-    (adapter_folder(storage) / CURRENT).write_text(adaptation.adapter_id)
+    set_current(adapter_folder(storage), adaptation)
+    path = adapter_folder(storage) / f"{adaptation.adapter_id}.npz"
     context.log.info(f"site adapter {adaptation.adapter_id} from {len(window.crop_ids)} crops of {', '.join(days)}")
     metadata: dict[str, object] = {
         "adapter_id": adaptation.adapter_id,

@@ -108,6 +108,52 @@ def load_adaptation(path: Path) -> SiteAdaptation:
     return adaptation
 
 
+CURRENT = "current.txt"  # in the adapter folder: names the adapter in force
+
+
+def load_current(folder: Path) -> SiteAdaptation | None:
+    """The adapter named in ``<folder>/current.txt``, or None when there is none."""
+    pointer = folder / CURRENT
+    if not pointer.is_file():
+        return None
+    return load_adaptation(folder / f"{pointer.read_text().strip()}.npz")
+
+
+def set_current(folder: Path, adaptation: SiteAdaptation | None) -> None:
+    pointer = folder / CURRENT
+    if adaptation is None:
+        pointer.unlink(missing_ok=True)
+        return
+    adaptation.save(folder)
+    pointer.write_text(adaptation.adapter_id)
+
+
+def adapt_query(folder: Path, adapter_ids: set[str], vector: np.ndarray, text: bool) -> np.ndarray:
+    """A search vector brought into the space of stored vectors that ``adapter_ids`` made.
+
+    An image's backbone vector goes through the same adapter (its camera unknown: the mean over all
+    cameras is removed). A text vector cannot pass an image-trained head; with centering alone it is used
+    as it is (removing a constant vector from the images does not change how they rank against it much).
+    """
+    adapters = adapter_ids - {NO_ADAPTER}
+    if not adapters:
+        return vector
+    if len(adapters) > 1 or adapter_ids & {NO_ADAPTER}:
+        raise ValueError(
+            f"the stored appearances were made by several adapters ({', '.join(sorted(adapter_ids))}): run "
+            "identity_job so every day is adapted by the current site_adapter, then search again"
+        )
+    adaptation = load_adaptation(folder / f"{adapters.pop()}.npz")
+    if text:
+        if adaptation.head is not None:
+            raise ValueError(
+                "text search cannot use vectors adapted by a trained head (identity.adaptation = 'head'): set "
+                "identity.adaptation to centering or none and run identity_job again"
+            )
+        return vector
+    return adaptation.apply(np.asarray(vector, dtype=np.float32)[None], [ANY_CAMERA])[0]
+
+
 def camera_means(vectors: np.ndarray, cameras: Sequence[str]) -> dict[str, np.ndarray]:
     """Mean backbone vector per camera, and over all (``ANY_CAMERA``)."""
     vectors = np.asarray(vectors, dtype=np.float32)
