@@ -12,11 +12,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from reid_pipeline.lib.adaptation.samples import TrainingCrops
 from reid_pipeline.lib.embedding.types import l2_normalise
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,17 @@ def train_head(data: TrainingCrops, backbone: str, spec: HeadSpec, trained_on: t
     )
 
 
-def _epoch_loss(x, tracklet, different, weights, spec, optimiser, rng, data, epoch: int = 0) -> float:
+def _epoch_loss(
+    x: torch.Tensor,
+    tracklet: torch.Tensor,
+    different: torch.Tensor,
+    weights: torch.Tensor,
+    spec: HeadSpec,
+    optimiser: torch.optim.Optimizer | None,
+    rng: np.random.Generator,
+    data: TrainingCrops,
+    epoch: int = 0,
+) -> float:
     """One pass over the batches (training when ``optimiser`` is given); the mean loss over anchors."""
     import torch
 
@@ -170,7 +184,9 @@ def _epoch_loss(x, tracklet, different, weights, spec, optimiser, rng, data, epo
     return total / anchors if anchors else 0.0
 
 
-def contrastive_loss(x, tracklet, different, weights, temperature: float):
+def contrastive_loss(
+    x: torch.Tensor, tracklet: torch.Tensor, different: torch.Tensor, weights: torch.Tensor, temperature: float
+) -> tuple[torch.Tensor, int]:
     """Mean multi-positive InfoNCE over crops that have both a positive and a negative in the batch."""
     import torch
 
