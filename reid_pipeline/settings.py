@@ -250,10 +250,11 @@ class IdentitySettings(_Section):
         100_000, ge=1, description="Rows from which a table gets an IVF-PQ vector index (below: exact search)."
     )
     adaptation: Literal["none", "centering", "head"] = Field(
-        "none",
+        "centering",
         description="Site adaptation of the appearance vectors, learned by the site_adapter asset from the latest "
-        "adaptation_window_days of footage: none; centering (each camera's mean vector removed); head (centering, "
-        "then a projection head trained on the site's own tracklets). A new adapter re-adapts every stored day.",
+        "adaptation_window_days of footage: none; centering (each camera's mean vector removed: on the vtest "
+        "ground truth pairwise F1 0.32 -> 0.46); head (centering, then a projection head trained on the site's "
+        "own tracklets; no gain there). A new adapter re-adapts every stored day.",
     )
     adaptation_window_days: int = Field(7, ge=0, description="Days of footage site adaptation learns from (0 = all).")
     adaptation_seed: int = Field(

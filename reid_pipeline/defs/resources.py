@@ -211,12 +211,12 @@ class IdentityResource(dg.ConfigurableResource):
     transitions: dict[str, float]
     default_transition_s: float
     ann_min_rows: int
-    adaptation: str = "none"
-    adaptation_window_days: int = 7
-    adaptation_seed: int = 0
-    rerank_k: int = 0
-    chain_min_average: float | None = None
-    transit_prior_weight: float = 0.0
+    adaptation: str  # none | centering | head (site_adapter)
+    adaptation_window_days: int
+    adaptation_seed: int
+    rerank_k: int
+    chain_min_average: float | None
+    transit_prior_weight: float
 
     def store(self, data_root: str) -> IdentityStore:
         uri = self.lancedb_uri or join(data_root, "lancedb")
