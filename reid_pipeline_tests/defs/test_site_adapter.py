@@ -48,7 +48,10 @@ def test_a_new_adapter_re_adapts_every_stored_day(two_day_root: Path, tmp_path: 
     root = tmp_path / "data"
     shutil.copytree(two_day_root, root)
     store = IdentityStore(str(root / "lancedb"), ann_min_rows=100_000)
-    assert adapters_in(store, "appearances") == {"none"}  # made before adaptation: backbone vectors
+    # Without adaptation, both days go back to backbone vectors, whatever made them before.
+    plain = identity_run(settings_with(root, adaptation="none"), DAYS[1])
+    assert plain["site_adapter"]["adapter_id"] == "none"
+    assert adapters_in(store, "appearances") == adapters_in(store, "daily_entities") == {"none"}
 
     # Centering learned from both days; running the second day re-adapts the first one too.
     centred = identity_run(settings_with(root, adaptation="centering", adaptation_window_days=0), DAYS[1])
@@ -77,3 +80,6 @@ def test_a_new_adapter_re_adapts_every_stored_day(two_day_root: Path, tmp_path: 
     assert store.vector_width("daily_entities") == store.vector_width("entities") == width
     assert store.rows("entity_members"), "linking ran on one adapter's vectors"
     assert "threshold_provenance" in head["daily_entities"]
+    # Only the adapter in force stays on disk: older ones were learned from crops that may be gone since.
+    folder = root / "adaptation"
+    assert sorted(p.name for p in folder.iterdir()) == sorted([f"{head_id}.npz", f"{head_id}.json", "current.txt"])

@@ -339,7 +339,7 @@ def test_threshold_sweep_finds_a_setting_that_recovers_the_truth(tmp_path: Path)
 def test_eval_clustering_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from reid_pipeline.cli import main
+    from reid_pipeline.cli import SWEEP_THRESHOLDS, main
 
     world = World(identities=8, seed=9)
     days = three_days(world)
@@ -356,7 +356,7 @@ def test_eval_clustering_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main([*args, "--profile", "offline", "--sweep", "--write-config", str(snippet), "--plot", str(plot)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["stored"]["items"] == len(world.truth)
-    assert len(report["sweep"]) == 75 and report["best"]["pairwise_f1"] == 1.0
+    assert len(report["sweep"]) == len(SWEEP_THRESHOLDS) * 3 and report["best"]["pairwise_f1"] == 1.0
     assert snippet.read_text() == report["config"] and "[identity]" in report["config"]
     assert plot.read_bytes()[:4] == b"\x89PNG" and report["plot"] == str(plot)
 

@@ -10,7 +10,7 @@ from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.resources import IdentityResource, StorageResource
 from reid_pipeline.lib.adaptation.head import HeadSpec
-from reid_pipeline.lib.adaptation.site import CURRENT, SiteAdaptation, fit_site_adaptation, load_current, set_current
+from reid_pipeline.lib.adaptation.site import SiteAdaptation, fit_site_adaptation, load_current, set_current
 from reid_pipeline.lib.adaptation.window import crops_of_days, window_days
 from reid_pipeline.lib.storage import local_folder
 
@@ -25,10 +25,7 @@ def current_adaptation(storage: StorageResource, identity: IdentityResource) -> 
         return None
     adaptation = load_current(adapter_folder(storage))
     if adaptation is None:
-        raise FileNotFoundError(
-            f"{adapter_folder(storage) / CURRENT} does not exist: identity.adaptation is {identity.adaptation!r}, "
-            "so materialize the site_adapter asset (identity_job does) before appearances"
-        )
+        return None  # the window held no crops (site_adapter says so in its metadata): backbone vectors
     if adaptation.kind != identity.adaptation:
         raise ValueError(
             f"the site adapter in {adapter_folder(storage)} is {adaptation.kind!r}, identity.adaptation asks for "
@@ -79,6 +76,16 @@ def site_adapter(
     parquet = storage.parquet()
     days = window_days(parquet, identity.adaptation_window_days)
     window = crops_of_days(parquet, days)
+    if not window.crop_ids:
+        set_current(adapter_folder(storage), None)
+        return dg.MaterializeResult(
+            metadata={
+                "adaptation": identity.adaptation,
+                "adapter_id": "none",
+                "training_window": ", ".join(days) or "none",
+                "note": "no embedded crops in the window: nothing to learn, vectors stay as the backbone made them",
+            }
+        )
     started = time.perf_counter()
     adaptation = fit_site_adaptation(
         identity.adaptation,  # type: ignore[arg-type]

@@ -120,12 +120,22 @@ def load_current(folder: Path) -> SiteAdaptation | None:
 
 
 def set_current(folder: Path, adaptation: SiteAdaptation | None) -> None:
+    """Make ``adaptation`` the one in force (None: no adaptation), and remove every other adapter's files.
+
+    Older adapters go: they were learned from crops that may since have been erased or aged out, and
+    no stored vector needs them (a new adapter re-adapts every day).
+    """
     pointer = folder / CURRENT
-    if adaptation is None:
+    keep = set()
+    if adaptation is not None:
+        path = adaptation.save(folder)
+        keep = {path.name, path.with_suffix(".json").name}
+        pointer.write_text(adaptation.adapter_id)
+    else:
         pointer.unlink(missing_ok=True)
-        return
-    adaptation.save(folder)
-    pointer.write_text(adaptation.adapter_id)
+    for old in [*folder.glob("*.npz"), *folder.glob("*.json")] if folder.is_dir() else []:
+        if old.name not in keep:
+            old.unlink()
 
 
 def adapt_query(folder: Path, adapter_ids: set[str], vector: np.ndarray, text: bool) -> np.ndarray:
