@@ -17,7 +17,7 @@ from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.refresh import changed_days, refresh_timelines
 from reid_pipeline.lib.identity.scoring import TransitionTimes, attribute_agreement, encode_attributes, fused_score
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 DIMS = 32
 PARAMS = MatchParams(k=8, match_threshold=0.8, link_threshold=0.8, review_band=0.1, attribute_weight=0.0)
@@ -57,7 +57,8 @@ class World:
             "attributes": None,
             "flat_attributes": None,
             "thumbnail": b"\xff\xd8",
-            "model": "test:synthetic",
+            "backend": "test",
+            "model": "synthetic",
             "vector": vector.astype(np.float32).tolist(),
         }
 
@@ -339,7 +340,8 @@ def test_threshold_sweep_finds_a_setting_that_recovers_the_truth(tmp_path: Path)
 def test_eval_clustering_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from reid_pipeline.cli import SWEEP_THRESHOLDS, main
+    from reid_pipeline.cli import main
+    from reid_pipeline.cli.eval import SWEEP_THRESHOLDS
 
     world = World(identities=8, seed=9)
     days = three_days(world)

@@ -7,17 +7,17 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from reid_pipeline.lib.identity.clustering import Edge
-from reid_pipeline.lib.identity.scoring import Node, Sighting
+from reid_pipeline.lib.identity.scoring import CameraSpan, Node
 from reid_pipeline.lib.identity.transits import apply_transit_prior, estimate_transits
 
 T0 = datetime(2024, 5, 1, 8, tzinfo=UTC)
 
 
-def sighting(camera: str, start_s: float, length_s: float = 5.0) -> Sighting:
-    return Sighting(camera, T0 + timedelta(seconds=start_s), T0 + timedelta(seconds=start_s + length_s))
+def sighting(camera: str, start_s: float, length_s: float = 5.0) -> CameraSpan:
+    return CameraSpan(camera, T0 + timedelta(seconds=start_s), T0 + timedelta(seconds=start_s + length_s))
 
 
-def planted(gaps: list[float]) -> list[tuple[Sighting, Sighting]]:
+def planted(gaps: list[float]) -> list[tuple[CameraSpan, CameraSpan]]:
     """People leaving ``gate`` and reaching ``plaza`` ``gap`` seconds later, one every minute."""
     return [(sighting("gate", 60 * i), sighting("plaza", 60 * i + 5 + gap)) for i, gap in enumerate(gaps)]
 
@@ -37,7 +37,7 @@ def test_too_few_matches_teach_nothing() -> None:
     assert estimate_transits(planted([30.0, 31.0]), min_matches=3).pairs == {}
 
 
-def node(name: str, sighting_: Sighting) -> Node:
+def node(name: str, sighting_: CameraSpan) -> Node:
     return Node(name, "person", "2024-05-01", np.ones(2, np.float32) / np.sqrt(2), [sighting_])
 
 

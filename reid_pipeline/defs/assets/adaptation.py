@@ -12,7 +12,7 @@ from reid_pipeline.defs.resources import IdentityResource, StorageResource
 from reid_pipeline.lib.adaptation.head import HeadSpec
 from reid_pipeline.lib.adaptation.site import SiteAdaptation, fit_site_adaptation, load_current, set_current
 from reid_pipeline.lib.adaptation.window import crops_of_days, window_days
-from reid_pipeline.lib.storage import local_folder
+from reid_pipeline.lib.storage.parquet import local_folder
 
 
 def adapter_folder(storage: StorageResource) -> Path:

@@ -7,9 +7,10 @@ from dagster import AssetExecutionContext
 from reid_pipeline.defs.assets.preview import table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import CropResource, StorageResource
-from reid_pipeline.lib.cropping import cut_crops
-from reid_pipeline.lib.schemas import CROPS, TRACKLETS, table_from_rows
-from reid_pipeline.lib.tracklets import summarise_tracklets
+from reid_pipeline.lib.crops.cropping import cut_crops
+from reid_pipeline.lib.crops.tracklets import TrackletRow, summarise_tracklets
+from reid_pipeline.lib.storage.rows import table_of
+from reid_pipeline.lib.storage.schemas import CROPS, table_from_rows
 
 
 @dg.asset(
@@ -24,7 +25,7 @@ def crops(
     detections: pa.Table,
     footage_manifest: pa.Table,
     storage: StorageResource,
-    crop_settings: CropResource,
+    crops_settings: CropResource,
 ) -> dg.Output[pa.Table]:
     """Each detection cut out as a JPEG, with a quality score from size, sharpness, border truncation
     and detector score. The best K crops of each tracklet are marked (``is_best``, ``best_rank``):
@@ -33,8 +34,8 @@ def crops(
     rows = cut_crops(
         detections.to_pylist(),
         footage_manifest.to_pylist(),
-        storage.raw_root,
-        crop_settings.spec(),
+        storage.raw_folder,
+        crops_settings.spec(),
         context.log.warning,
     )
     table = table_from_rows(rows, CROPS)
@@ -67,12 +68,12 @@ def tracklets(detections: pa.Table, crops: pa.Table) -> dg.Output[pa.Table]:
     """
     best_crops = crops.filter(crops.column("is_best")).drop_columns(["jpeg"])
     rows = summarise_tracklets(detections.to_pylist(), best_crops.to_pylist())
-    table = table_from_rows(rows, TRACKLETS)
+    table = table_of(TrackletRow, rows)
     return dg.Output(
         table,
         metadata={
             "tracklets": table.num_rows,
-            "without_usable_crop": sum(1 for row in rows if not row["best_crop_ids"]),
+            "without_usable_crop": sum(1 for row in rows if not row.best_crop_ids),
             "preview": table_preview(table),
         },
     )

@@ -9,8 +9,8 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
 from reid_pipeline.lib.adaptation.samples import TrackletSpan
-from reid_pipeline.lib.embed_tracklets import vectors_of
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.embedding.run import vectors_of
+from reid_pipeline.lib.storage.parquet import ParquetStore
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reid_pipeline.lib.adaptation.site import NO_ADAPTER, SiteAdaptation
-from reid_pipeline.lib.embed_tracklets import tracklet_vectors, vectors_of
+from reid_pipeline.lib.embedding.run import tracklet_vectors, vectors_of
 from reid_pipeline.lib.embedding.types import pool_vectors
 from reid_pipeline.lib.identity.scoring import encode_attributes, flat_attributes
-from reid_pipeline.lib.schemas import Row
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.storage.parquet import ParquetStore
+from reid_pipeline.lib.storage.schemas import Row
 
 THUMBNAIL_HEIGHT = 96
 
@@ -74,9 +74,8 @@ def day_appearances(store: ParquetStore, date: str, adaptation: SiteAdaptation |
             dims = dims or (
                 adaptation.head.out_dims if adaptation.head else embeddings.schema.field("vector").type.list_size
             )
-        models = dict(
-            zip(embeddings.column("tracklet_id").to_pylist(), embeddings.column("model").to_pylist(), strict=True)
-        )
+        provenance = embeddings.select(["tracklet_id", "backend", "model"]).to_pylist()
+        models = {row["tracklet_id"]: (row["backend"], row["model"]) for row in provenance}
         described = (
             {row["tracklet_id"]: row for row in store.read("attributes", part).to_pylist()}
             if store.exists("attributes", part)
@@ -107,7 +106,8 @@ def day_appearances(store: ParquetStore, date: str, adaptation: SiteAdaptation |
                     "attributes": description.get("attributes"),
                     "flat_attributes": encode_attributes(flat_attributes(description)) if description else None,
                     "thumbnail": thumbnail(crop["jpeg"]),
-                    "model": models[tracklet_id],
+                    "backend": models[tracklet_id][0],
+                    "model": models[tracklet_id][1],
                     "adapter_id": adaptation.adapter_id if adaptation else NO_ADAPTER,
                     "vector": vectors[tracklet_id].tolist(),
                 }

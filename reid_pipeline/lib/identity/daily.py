@@ -18,8 +18,8 @@ from reid_pipeline.lib.identity.corrections import CorrectionSet
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.reciprocal import rerank_edges
 from reid_pipeline.lib.identity.scoring import (
+    CameraSpan,
     Node,
-    Sighting,
     decode_attributes,
     encode_attributes,
     impossible_together,
@@ -27,7 +27,7 @@ from reid_pipeline.lib.identity.scoring import (
 )
 from reid_pipeline.lib.identity.store import quoted
 from reid_pipeline.lib.identity.transits import apply_transit_prior
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 
 @dataclass
@@ -45,7 +45,7 @@ def appearance_node(row: Row) -> Node:
         entity_type=row["entity_type"],
         date=row["date"],
         vector=np.asarray(row["vector"], dtype=np.float32),
-        sightings=[Sighting(row["camera_id"], row["start_time"], row["end_time"])],
+        sightings=[CameraSpan(row["camera_id"], row["start_time"], row["end_time"])],
         attributes=decode_attributes(row.get("flat_attributes")),
         tracklet_ids=(row["tracklet_id"],),
     )

@@ -25,7 +25,7 @@ from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.reciprocal import rerank_edges
 from reid_pipeline.lib.identity.scoring import Node, decode_attributes, pair_score
 from reid_pipeline.lib.identity.store import quoted
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 
 @dataclass

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from reid_pipeline.lib.identity.clustering import Edge
-from reid_pipeline.lib.identity.scoring import Node, Sighting
+from reid_pipeline.lib.identity.scoring import CameraSpan, Node
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,14 @@ class LearnedTransits:
         return self.pairs.get((min(a, b), max(a, b)))
 
 
-def sighting_gap(a: Sighting, b: Sighting) -> float:
+def sighting_gap(a: CameraSpan, b: CameraSpan) -> float:
     """Seconds between the end of the earlier sighting and the start of the later (< 0: they overlap)."""
     first, second = (a, b) if a.start <= b.start else (b, a)
     return (second.start - first.end).total_seconds()
 
 
 def estimate_transits(
-    matches: Iterable[tuple[Sighting, Sighting]], min_matches: int = 3, quantile: float = 0.1
+    matches: Iterable[tuple[CameraSpan, CameraSpan]], min_matches: int = 3, quantile: float = 0.1
 ) -> LearnedTransits:
     """Transit estimates from matched sightings on two cameras; pairs with fewer than ``min_matches`` are left out."""
     gaps: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -62,7 +62,7 @@ def estimate_transits(
 
 def confident_matches(
     edges: Sequence[Edge], nodes: Mapping[str, Node], min_score: float
-) -> list[tuple[Sighting, Sighting]]:
+) -> list[tuple[CameraSpan, CameraSpan]]:
     """Closest sighting pairs on two cameras of edges scoring at least ``min_score``."""
     found = []
     for edge in edges:
