@@ -136,6 +136,8 @@ def _print_report(report: dict) -> None:
         print(
             f"  {name:<16} IDF1 {s['idf1']}  IDP {s['idp']}  IDR {s['idr']}  MOTA {s['mota']}  switches {s['num_switches']}"
         )
+    if "tracklet_labels_csv" in report:
+        print(f"  tracklet labels: {report['tracklet_labels_csv']} (for eval clustering --labels)")
 
 
 DETECTION_BACKENDS = ("ssd", "hog", "yolo")
