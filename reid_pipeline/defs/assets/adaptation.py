@@ -59,6 +59,7 @@ def loss_plot(losses: list[float]) -> str:
     kinds={"pytorch", "numpy"},
     deps=["embeddings", "tracklets"],
     code_version="1",
+    pool="identity_link",  # one writer of the adapter files at a time, like the global relink
 )
 def site_adapter(
     context: AssetExecutionContext, storage: StorageResource, identity: IdentityResource
