@@ -1,7 +1,5 @@
 """site_adapter: what the site's own footage teaches the appearance vectors (camera centering, a head)."""
 
-import base64
-import io
 import time
 from pathlib import Path
 
@@ -10,6 +8,7 @@ from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.resources import IdentityResource, StorageResource
 from reid_pipeline.lib.adaptation.head import HeadSpec
+from reid_pipeline.lib.adaptation.plots import loss_markdown
 from reid_pipeline.lib.adaptation.site import SiteAdaptation, fit_site_adaptation, load_current, set_current
 from reid_pipeline.lib.adaptation.window import crops_of_days, window_days
 from reid_pipeline.lib.storage.parquet import local_folder
@@ -32,26 +31,6 @@ def current_adaptation(storage: StorageResource, identity: IdentityResource) -> 
             f"{identity.adaptation!r}: materialize site_adapter again"
         )
     return adaptation
-
-
-def loss_plot(losses: list[float]) -> str:
-    """The training loss per epoch as a small PNG inside markdown (epoch 0: before training)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(4.5, 2.8), dpi=100)
-    axes.plot(range(len(losses)), losses, marker=".")
-    axes.set(xlabel="epoch", ylabel="contrastive loss", title="site adapter training")
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    encoded = base64.b64encode(buffer.getvalue()).decode()
-    rows = "\n".join(f"| {i} | {loss:.4f} |" for i, loss in enumerate(losses))
-    return f"![loss](data:image/png;base64,{encoded})\n\n| epoch | loss |\n|---|---|\n{rows}\n"
 
 
 @dg.asset(
@@ -121,6 +100,6 @@ def site_adapter(
             "negative_pairs": head.negative_pairs,
             "loss_first": head.losses[0],
             "loss_last": head.losses[-1],
-            "loss_curve": dg.MetadataValue.md(loss_plot(list(head.losses))),
+            "loss_curve": dg.MetadataValue.md(loss_markdown(list(head.losses))),
         }
     return dg.MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
