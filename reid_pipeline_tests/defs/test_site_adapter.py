@@ -83,3 +83,31 @@ def test_a_new_adapter_re_adapts_every_stored_day(two_day_root: Path, tmp_path: 
     # Only the adapter in force stays on disk: older ones were learned from crops that may be gone since.
     folder = root / "adaptation"
     assert sorted(p.name for p in folder.iterdir()) == sorted([f"{head_id}.npz", f"{head_id}.json", "current.txt"])
+
+
+@pytest.mark.slow
+def test_an_erasure_retrains_the_adapter_without_the_erased_crops(
+    two_day_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reid_pipeline.cli import main
+    from reid_pipeline.lib.adaptation.window import crops_of_days
+    from reid_pipeline.lib.storage.parquet import ParquetStore
+
+    root = tmp_path / "data"
+    shutil.copytree(two_day_root, root)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    settings = settings_with(root, adaptation="centering", adaptation_window_days=0)
+    before = str(identity_run(settings, DAYS[1])["site_adapter"]["adapter_id"])
+    store = IdentityStore(str(root / "lancedb"), ann_min_rows=100_000)
+    entity = max(store.rows("entities"), key=lambda e: (e["n_appearances"], e["entity_id"]))
+    erased = {m["tracklet_id"] for m in store.rows("entity_members") if m["entity_id"] == entity["entity_id"]}
+    assert erased & set(crops_of_days(ParquetStore(str(root)), tuple(DAYS)).tracklets), "it trained the adapter"
+
+    assert main(["entities", "forget", entity["entity_id"], "--apply", "--data-root", str(root), "--json"]) == 0
+    capsys.readouterr()
+    after = str(identity_run(settings, DAYS[1])["site_adapter"]["adapter_id"])
+
+    assert after != before, "the adapter learned from the erased crops: it is learned again without them"
+    assert not erased & set(crops_of_days(ParquetStore(str(root)), tuple(DAYS)).tracklets)
+    assert not list((root / "adaptation").glob(f"{before}.*")), "the old adapter is gone from disk"
+    assert adapters_in(store, "appearances") == {after}
