@@ -210,14 +210,21 @@ class IdentityResource(dg.ConfigurableResource):
     transitions: dict[str, float]
     default_transition_s: float
     ann_min_rows: int
+    adaptation: str  # none | centering | head (site_adapter)
+    adaptation_window_days: int
+    adaptation_seed: int
+    rerank_k: int
+    chain_min_average: float | None
+    transit_prior_weight: float
 
     def store(self, data_root: str) -> IdentityStore:
         uri = self.lancedb_uri or join(data_root, "lancedb")
         return IdentityStore(uri, self.ann_min_rows)
 
-    def params(self, embedding_backend: str) -> MatchParams:
-        """Matching parameters; thresholds left empty follow the embedding backend's default."""
-        return MatchParams.from_settings(IdentitySettings(**self.model_dump()), embedding_backend)
+    def params(self, embedding_backend: str, adaptation: str = "none") -> MatchParams:
+        """Matching parameters; thresholds left empty follow the default of the stored vectors' embedding
+        backend and site adaptation (``lib/identity/thresholds.py``)."""
+        return MatchParams.from_settings(IdentitySettings(**self.model_dump()), embedding_backend, adaptation)
 
 
 class RetentionResource(dg.ConfigurableResource):
