@@ -12,7 +12,15 @@ from reid_pipeline.cli import main
 from reid_pipeline.lib.bench.camera_day import BENCH_CAMERA, BENCH_DAY
 
 CAMERA_DAY_STAGES = {"footage_manifest", "detections", "crops", "tracklets", "embeddings", "attributes"}
-IDENTITY_STAGES = {"appearances", "daily_entities", "entities", "entity_timelines", "watch_sightings", "daily_report"}
+IDENTITY_STAGES = {
+    "site_adapter",
+    "appearances",
+    "daily_entities",
+    "entities",
+    "entity_timelines",
+    "watch_sightings",
+    "daily_report",
+}
 
 
 def parquet_rows(root: Path, asset: str) -> int:

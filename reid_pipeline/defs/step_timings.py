@@ -13,6 +13,7 @@ from reid_pipeline.lib.bench.pipeline import StepSpan
 # The metadata entry that counts an asset's output rows: the Parquet IO manager writes ``rows``; the
 # LanceDB assets name what they count.
 ROWS_KEY = {
+    "site_adapter": "crops",  # the crop vectors it learned from
     "appearances": "appearances",
     "daily_entities": "daily_entities",
     "entities": "entities",
