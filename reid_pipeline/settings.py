@@ -168,9 +168,15 @@ class EmbeddingSettings(_Section):
         description="standard = open_clip; offline = an ImageNet CNN whose weights ship inside a package; "
         "auto = standard when the open_clip weights are present or downloadable, else offline.",
     )
-    model: str = Field("ViT-B-16", description="open_clip architecture (ViT-B-32 is ~3x faster on a CPU).")
+    model: str = Field(
+        "ViT-B-16",
+        description="open_clip architecture (ViT-B-32 is ~3x faster on a CPU), or a re-id backbone: osnet_x1_0, "
+        "osnet_x0_75, osnet_x0_5, osnet_x0_25, osnet_ibn_x1_0 (architecture from torchreid).",
+    )
     pretrained: str = Field(
-        "openai", description="open_clip pretrained tag (downloaded on first use), or a local checkpoint path."
+        "openai",
+        description="open_clip pretrained tag (downloaded on first use), or a local checkpoint path; for OSNet, "
+        "the torchreid .pth file (Market-1501 / MSMT17 style; never downloaded).",
     )
     offline_backbone: OfflineBackbone = Field(
         "mobilenetv2",

@@ -5,6 +5,7 @@ reid-pipeline run --date 2024-05-01     process one day of your own footage thro
 reid-pipeline bench detect [--json]     naive vs pipelined detection speed
 reid-pipeline bench embed [--json]      naive vs batched, overlapped crop embedding speed
 reid-pipeline bench separation [--json] how well each offline backbone tells tracked people apart
+reid-pipeline bench pipeline [--hours H] [--json]   an H-hour camera-day through both jobs, timed per stage
 reid-pipeline entities list|show|history|merge|not-same|split|name|watch ...   query and correct identities
 reid-pipeline search --image PATH | --text "red jacket"                        appearances most like it
 reid-pipeline review export --date D --out DIR   contact sheets and a label CSV per camera

@@ -174,8 +174,20 @@ def cmd_bench_identities(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_pipeline(args: argparse.Namespace) -> int:
+    from reid_pipeline.defs.bench_run import run_bench_pipeline
+    from reid_pipeline.lib.bench.pipeline import format_report
+
+    settings = settings_from(args, quiet=args.json)
+    sources = [Path(source) for source in args.source] if args.source else None
+    log = (lambda _msg: None) if args.json else print
+    report = run_bench_pipeline(settings, args.hours, sources, args.seed, log)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0 if report["end_to_end"]["success"] else 1  # type: ignore[index]
+
+
 def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Register ``bench detect | embed | separation | identities``."""
+    """Register ``bench detect | embed | separation | identities | pipeline``."""
     from reid_pipeline.lib.footage.demo import VTEST_PATH
 
     bench = sub.add_parser("bench", help="benchmarks that print figures")
@@ -203,6 +215,20 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     )
     separation.set_defaults(func=cmd_bench_separation)
     _add_identities_parser(bench_sub)
+    _add_pipeline_parser(bench_sub, common, str(VTEST_PATH))
+
+
+def _add_pipeline_parser(bench_sub: argparse._SubParsersAction, common: argparse.ArgumentParser, vtest: str) -> None:
+    pipeline = bench_sub.add_parser(
+        "pipeline", parents=[common], help="an H-hour camera-day through camera_day_job and identity_job, per stage"
+    )
+    pipeline.add_argument("--hours", type=float, default=1.0, help="hours of footage to build and run (default 1)")
+    pipeline.add_argument(
+        "--source", action="append", help=f"clip to loop (repeatable; default {vtest}); resized to the first one's size"
+    )
+    pipeline.add_argument("--seed", type=int, default=0, help="seed of the passes' start frames (default 0)")
+    pipeline.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    pipeline.set_defaults(func=cmd_bench_pipeline)
 
 
 def _add_identities_parser(bench_sub: argparse._SubParsersAction) -> None:

@@ -126,8 +126,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     if args.text is not None:
         if embedder.text_encoder is None:
             raise ValueError(
-                "text search needs CLIP weights: the offline profile embeds with an ImageNet CNN, which has no text "
-                "side. Run the pipeline with the standard embedding profile (open_clip weights present or "
+                f"text search needs CLIP weights: the {embedder.backend} embedder ({embedder.model_name}) has no text "
+                "side. Run the pipeline with the standard embedding profile on open_clip (weights present or "
                 "downloadable), then search again."
             )
         vector = embedder.text_encoder.encode_text([args.text])[0]

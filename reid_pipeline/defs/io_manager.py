@@ -19,6 +19,9 @@ def _partition_dims(key: str | None, multi: bool) -> dict[str, str]:
     return {"date": key}
 
 
+BEST_CROPS = {"filters": [("is_best", "=", True)]}  # what every stage after crops reads of them
+
+
 class ParquetIOManager(dg.ConfigurableIOManager):
     """Writes each partition of an asset to ``<data_root>/parquet/<asset>/date=.../camera=.../part-0.parquet``.
 
@@ -43,12 +46,20 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata({"path": dg.MetadataValue.path(path), "rows": obj.num_rows})
 
     def load_input(self, context: dg.InputContext) -> pa.Table:
+        """The upstream partitions' tables; an input declared with ``dg.AssetIn(metadata=...)`` may ask for
+        only some ``columns`` and only the rows passing ``filters`` (pyarrow's form), read as such from disk.
+        """
         store = self._store()
         name = self._asset_name(context.asset_key)
+        wanted = context.definition_metadata or {}
+        columns, filters = wanted.get("columns"), wanted.get("filters")
         if not context.has_asset_partitions:
-            return store.read(name, {})
+            return store.read(name, {}, columns=columns, filters=filters)
         multi = _is_multi(context.asset_partitions_def)
-        tables = [store.read(name, _partition_dims(key, multi)) for key in context.asset_partition_keys]
+        tables = [
+            store.read(name, _partition_dims(key, multi), columns=columns, filters=filters)
+            for key in context.asset_partition_keys
+        ]
         return pa.concat_tables(tables) if len(tables) != 1 else tables[0]
 
 

@@ -84,10 +84,14 @@ def run_camera_days(
 
 
 def run_identity_day(
-    defs: dg.Definitions, settings: Settings, day: str, log: Callable[[str], None] = print
+    defs: dg.Definitions,
+    settings: Settings,
+    day: str,
+    log: Callable[[str], None] = print,
+    instance: dg.DagsterInstance | None = None,
 ) -> CameraDayRun:
     """Materialize ``identity_job`` for ``day``: appearances of all its cameras up to timelines."""
-    instance = dagster_instance(settings.storage.data_root, settings.storage.local_dir)
+    instance = instance or dagster_instance(settings.storage.data_root, settings.storage.local_dir)
     log(f"{day}: running identity_job")
     return CameraDayRun(day, IDENTITY_RUN, *_execute(defs.resolve_job_def("identity_job"), day, instance))
 

@@ -5,6 +5,7 @@ import pyarrow as pa
 from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.assets.preview import table_preview
+from reid_pipeline.defs.io_manager import BEST_CROPS
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days, split_camera_day
 from reid_pipeline.defs.resources import DescriberResource, EmbedderResource, StorageResource
 from reid_pipeline.lib.attributes.run import describe_tracklets
@@ -18,6 +19,7 @@ from reid_pipeline.lib.storage.schemas import ATTRIBUTES
     kinds={"parquet", "pytorch"},
     pool="gpu",
     code_version="1",
+    ins={"crops": dg.AssetIn(metadata=BEST_CROPS)},  # described from each tracklet's best crop
 )
 def attributes(
     context: AssetExecutionContext,

@@ -23,6 +23,8 @@ def choose_describer(spec: AttributeSettings, embedder: Embedder, offline: bool)
         note = None
         if spec.mode == "enhanced":
             note = "attributes: enhanced mode needs a vision-language model; the offline profile measures colours."
+        elif embedder.backend == "osnet":
+            note = "attributes: fast mode reads CLIP prompts, which the osnet embedder has none of: measuring colours."
         return ProfileChoice("pixel-colours", note)
     if spec.mode == "fast":
         return ProfileChoice("clip-zero-shot")

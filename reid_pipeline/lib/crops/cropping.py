@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from reid_pipeline.lib.footage.sampling import Frame, read_frames, read_image
-from reid_pipeline.lib.storage.schemas import Row
+from reid_pipeline.lib.storage.schemas import CROPS, Row
 from reid_pipeline.settings import CropSettings
 
 BORDER_PX = 2
@@ -55,10 +57,66 @@ def pixel_box(bbox: list[float], width: int, height: int) -> tuple[int, int, int
     return x1, y1, x2, y2
 
 
-def _frames_for(path: Path, kind: str, indices: set[int]) -> dict[int, Frame]:
+def _frames_for(path: Path, kind: str, indices: set[int]) -> Iterator[Frame]:
+    """The wanted frames one at a time, in order: a camera-day's crops never hold more than one frame."""
     if kind == "image":
-        return {0: read_image(path)}
-    return {frame.index: frame for frame in read_frames(path, indices)}
+        yield read_image(path)
+        return
+    yield from read_frames(path, indices)
+
+
+CHUNK_ROWS = 2048  # crop rows held as Python objects before they become Arrow (memory per chunk, not per day)
+
+
+def crop_table(
+    detections: pa.Table,
+    manifest: list[Row],
+    raw_root: Path,
+    settings: CropSettings,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> pa.Table:
+    """One crop row per detection (JPEG bytes and quality) in the ``CROPS`` schema, best K per tracklet marked.
+
+    A camera-day's crops are built a file, a frame and a chunk of rows at a time: memory holds one decoded
+    frame, one file's detections as Python rows, and the crops as compact Arrow columns.
+    """
+    kinds = {str(row["file_id"]): str(row["kind"]) for row in manifest}
+    unmarked = pa.schema([f for f in CROPS if f.name not in ("is_best", "best_rank")])
+    encode = [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality]
+    batches: list[pa.RecordBatch] = []
+    pending: list[Row] = []
+    file_ids = detections.column("file_id")
+    for file_id in dict.fromkeys(file_ids.to_pylist()):  # files in the order detection met them
+        dets = detections.filter(pc.equal(file_ids, file_id)).to_pylist()
+        path = raw_root / str(dets[0]["path"])
+        cut = 0
+        for crop in _file_crops(dets, path, kinds.get(str(file_id), "video"), encode, settings.min_size):
+            pending.append(crop)
+            cut += 1
+            if len(pending) == CHUNK_ROWS:
+                batches.append(pa.RecordBatch.from_pylist(pending, schema=unmarked))
+                pending = []
+        if len(dets) > cut:  # frames gone since detection ran, or a crop that could not be encoded
+            log(f"{path}: {len(dets) - cut} detections had no frame to crop from; re-run detections for this partition")
+    if pending:
+        batches.append(pa.RecordBatch.from_pylist(pending, schema=unmarked))
+    table = pa.Table.from_batches(batches, schema=unmarked)
+    marks: list[Row] = [
+        {"crop_id": c, "tracklet_id": t, "quality": q}
+        for c, t, q in zip(
+            table.column("crop_id").to_pylist(),
+            table.column("tracklet_id").to_pylist(),
+            table.column("quality").to_pylist(),
+            strict=True,
+        )
+    ]
+    mark_best(marks, settings.best_k)
+    at = unmarked.get_field_index("jpeg")
+    table = table.add_column(at, CROPS.field("best_rank"), pa.array([m["best_rank"] for m in marks], pa.int32()))
+    table = table.add_column(at, CROPS.field("is_best"), pa.array([m["is_best"] for m in marks], pa.bool_()))
+    if not settings.store_all:
+        table = table.filter(table.column("is_best"))
+    return table
 
 
 def cut_crops(
@@ -68,57 +126,52 @@ def cut_crops(
     settings: CropSettings,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> list[Row]:
-    """One crop row per detection (JPEG bytes and quality), best K per tracklet marked."""
-    kinds = {str(row["file_id"]): str(row["kind"]) for row in manifest}
-    by_file: dict[str, list[Row]] = defaultdict(list)
-    for det in detections:
-        by_file[str(det["file_id"])].append(det)
-    crops: list[Row] = []
-    encode = [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality]
-    for file_id, dets in by_file.items():
-        path = raw_root / str(dets[0]["path"])
-        frames = _frames_for(path, kinds.get(file_id, "video"), {int(d["frame_index"]) for d in dets})
-        missing = 0
-        for det in dets:
-            frame = frames.get(int(det["frame_index"]))
-            if frame is None:  # the file changed or broke since detection ran
-                missing += 1
-                continue
-            frame_h, frame_w = frame.image.shape[:2]
-            # Boxes are in the file's pixels; a large still is read smaller (frame.scale < 1).
-            bbox = [float(v) * frame.scale for v in det["bbox"]]
-            x1, y1, x2, y2 = pixel_box(bbox, frame_w, frame_h)
-            pixels = frame.image[y1:y2, x1:x2]
-            ok, jpeg = cv2.imencode(".jpg", pixels, encode)
-            if not ok:
-                missing += 1
-                continue
-            truncated = x1 <= BORDER_PX or y1 <= BORDER_PX or x2 >= frame_w - BORDER_PX or y2 >= frame_h - BORDER_PX
-            sharp = sharpness(pixels)
-            score = float(det["score"])
-            crops.append(
-                {
-                    "crop_id": det["detection_id"],
-                    "date": det["date"],
-                    "camera_id": det["camera_id"],
-                    "tracklet_id": det["tracklet_id"],
-                    "entity_type": det["entity_type"],
-                    "timestamp": det["timestamp"],
-                    "width": x2 - x1,
-                    "height": y2 - y1,
-                    "sharpness": sharp,
-                    "truncated": truncated,
-                    "score": score,
-                    "quality": crop_quality(x2 - x1, y2 - y1, sharp, truncated, score, settings.min_size),
-                    "jpeg": jpeg.tobytes(),
-                }
-            )
-        if missing:
-            log(f"{path}: {missing} detections had no frame to crop from; re-run detections for this partition")
-    mark_best(crops, settings.best_k)
-    if not settings.store_all:
-        crops = [crop for crop in crops if crop["is_best"]]
-    return crops
+    """:func:`crop_table` for detection rows, as rows."""
+    if not detections:
+        return []
+    return crop_table(pa.Table.from_pylist(detections), manifest, raw_root, settings, log).to_pylist()
+
+
+def _file_crops(dets: list[Row], path: Path, kind: str, encode: list[int], min_size: int) -> Iterator[Row]:
+    """The crops of one file's detections, decoding only the frames they are on, one frame at a time."""
+    by_frame: dict[int, list[Row]] = defaultdict(list)
+    for det in dets:
+        by_frame[int(det["frame_index"])].append(det)
+    for frame in _frames_for(path, kind, set(by_frame)):
+        for det in by_frame.pop(frame.index, []):
+            crop = _crop_row(det, frame, encode, min_size)
+            if crop is not None:
+                yield crop
+
+
+def _crop_row(det: Row, frame: Frame, encode: list[int], min_size: int) -> Row | None:
+    """The crop of one detection on its frame, scored; None when its pixels cannot be encoded."""
+    frame_h, frame_w = frame.image.shape[:2]
+    # Boxes are in the file's pixels; a large still is read smaller (frame.scale < 1).
+    bbox = [float(v) * frame.scale for v in det["bbox"]]
+    x1, y1, x2, y2 = pixel_box(bbox, frame_w, frame_h)
+    pixels = frame.image[y1:y2, x1:x2]
+    ok, jpeg = cv2.imencode(".jpg", pixels, encode)
+    if not ok:
+        return None
+    truncated = x1 <= BORDER_PX or y1 <= BORDER_PX or x2 >= frame_w - BORDER_PX or y2 >= frame_h - BORDER_PX
+    sharp = sharpness(pixels)
+    score = float(det["score"])
+    return {
+        "crop_id": det["detection_id"],
+        "date": det["date"],
+        "camera_id": det["camera_id"],
+        "tracklet_id": det["tracklet_id"],
+        "entity_type": det["entity_type"],
+        "timestamp": det["timestamp"],
+        "width": x2 - x1,
+        "height": y2 - y1,
+        "sharpness": sharp,
+        "truncated": truncated,
+        "score": score,
+        "quality": crop_quality(x2 - x1, y2 - y1, sharp, truncated, score, min_size),
+        "jpeg": jpeg.tobytes(),
+    }
 
 
 def mark_best(crops: list[Row], best_k: int) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from reid_pipeline.lib.embedding.imagenet_backend import COLOUR_BACKEND, ImageNetEmbedder
 from reid_pipeline.lib.embedding.open_clip_backend import OpenClipEmbedder
+from reid_pipeline.lib.embedding.osnet_backend import OsnetEmbedder
 
 MATCH_THRESHOLDS = {
     OpenClipEmbedder.backend: OpenClipEmbedder.match_threshold,
     ImageNetEmbedder.backend: ImageNetEmbedder.match_threshold,
     COLOUR_BACKEND: ImageNetEmbedder.colour_match_threshold,
+    OsnetEmbedder.backend: OsnetEmbedder.match_threshold,
 }
 
 

@@ -19,6 +19,11 @@ import pyarrow.parquet as pq
 PART_FILE = "part-0.parquet"
 
 
+# Rows per Parquet row group: a filtered read (``read(filters=...)``) then decodes a group at a time, so reading
+# the best crops of a camera-day holds those crops, not every crop's JPEG (one group was the whole file).
+ROW_GROUP_ROWS = 4096
+
+
 def is_uri(root: str) -> bool:
     """True for object-store locations such as ``s3://bucket/prefix``."""
     return "://" in root
@@ -79,7 +84,7 @@ class ParquetStore:
         self.fs.create_dir(folder, recursive=True)
         staging = f"{folder}/.{uuid.uuid4().hex}.tmp"
         with self.fs.open_output_stream(staging) as sink:
-            pq.write_table(table, sink, compression="zstd")
+            pq.write_table(table, sink, compression="zstd", row_group_size=ROW_GROUP_ROWS)
         self.fs.move(staging, target)
         return target
 
@@ -93,15 +98,23 @@ class ParquetStore:
         partition: Mapping[str, str],
         schema: pa.Schema | None = None,
         columns: list[str] | None = None,
+        filters: list[tuple[str, str, object]] | None = None,
     ) -> pa.Table:
-        """The partition's table (or only ``columns``); a missing partition says what to materialize."""
+        """The partition's table (or only ``columns``, only rows passing ``filters``, pyarrow's DNF form); a
+        missing partition says what to materialize.
+        """
         path = self.partition_file(asset, partition)
         if not self.exists(asset, partition):
             where = ", ".join(f"{k}={v}" for k, v in partition.items()) or "(unpartitioned)"
             raise FileNotFoundError(f"{path} does not exist: materialize {asset!r} for {where} first.")
         with self.fs.open_input_file(path) as source:
-            table = pq.read_table(source, schema=schema, columns=columns)
+            table = pq.read_table(source, schema=schema, columns=columns, filters=filters)
         return table
+
+    def num_rows(self, asset: str, partition: Mapping[str, str]) -> int:
+        """Rows of the partition's file, from its footer (nothing else is read)."""
+        with self.fs.open_input_file(self.partition_file(asset, partition)) as source:
+            return int(pq.read_metadata(source).num_rows)
 
     def schema(self, asset: str, partition: Mapping[str, str]) -> pa.Schema:
         """The Arrow schema stored in the partition's file (read from its footer only)."""
