@@ -69,7 +69,7 @@ def store_at(tmp_path: Path, name: str = "lancedb") -> IdentityStore:
 def run_day(store: IdentityStore, date: str, rows: list[Row], params: MatchParams = PARAMS) -> list[Row]:
     store.write_appearances(date, rows, DIMS)
     day_rows = store.rows("appearances", f"date = {quoted(date)}")
-    result = cluster_day(date, day_rows, store.table("appearances"), params, interpret(store.corrections()))
+    result = cluster_day(date, day_rows, params, interpret(store.corrections()))
     store.write_daily_entities(date, result.entities, DIMS)
     store.write_review("tracklet", date, result.review)
     return result.entities

@@ -113,19 +113,19 @@ def daily_entities(
 
 
 def _cluster_one_day(store: IdentityStore, identity: IdentityResource, date: str) -> dict[str, float]:
-    rows = store.rows("appearances", f"date = {quoted(date)}")
+    rows = store.arrow("appearances", f"date = {quoted(date)}")
     params = identity.params(_backend_of(store, date))
-    result = cluster_day(
-        date, rows, store.table("appearances") if rows else None, params, interpret(store.corrections())
-    )
-    dims = len(rows[0]["vector"]) if rows else 1
-    if rows or store.has("daily_entities"):
-        store.write_daily_entities(date, result.entities, dims)
+    appearances = rows if rows is not None else []
+    result = cluster_day(date, appearances, params, interpret(store.corrections()))
+    dims = rows.schema.field("vector").type.list_size if rows is not None else 1
+    if rows is not None or store.has("daily_entities"):
+        store.write_daily_entities(date, result.table, dims)
     store.write_review("tracklet", date, result.review)
+    cameras = result.table.column("cameras").to_pylist()
     return {
-        "appearances": len(rows),
-        "daily_entities": len(result.entities),
-        "seen_on_several_cameras": sum(1 for e in result.entities if len(e["cameras"]) > 1),
+        "appearances": len(appearances),
+        "daily_entities": result.table.num_rows,
+        "seen_on_several_cameras": sum(1 for c in cameras if len(c) > 1),
         "candidate_pairs": result.candidate_pairs,
         "merges": result.merged_edges,
         "refused_by_constraints": result.refused_edges,

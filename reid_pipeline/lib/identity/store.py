@@ -50,19 +50,25 @@ class IdentityStore:
 
     def rows(self, name: str, where: str | None = None, columns: list[str] | None = None) -> list[Row]:
         """Rows of a table (those matching ``where``), or none when the table does not exist yet."""
+        found = self.arrow(name, where, columns)
+        rows: list[Row] = found.to_pylist() if found is not None else []
+        return rows
+
+    def arrow(self, name: str, where: str | None = None, columns: list[str] | None = None) -> pa.Table | None:
+        """The rows of ``rows`` as one Arrow table (large days stay columnar); None when there are none."""
         if not self.has(name):
-            return []
+            return None
         table = self.table(name)
         count = table.count_rows(where) if where else table.count_rows()
         if count == 0:
-            return []
+            return None
         query = table.search()
         if where:
             query = query.where(where)
         if columns:
             query = query.select(columns)
-        result: list[Row] = query.limit(count).to_arrow().to_pylist()
-        return result
+        found: pa.Table = query.limit(count).to_arrow()
+        return found
 
     def embedding_backend(self, date: str | None = None) -> str | None:
         """The embedding backend of the stored appearance vectors (of ``date``); None when there are none.
@@ -78,8 +84,11 @@ class IdentityStore:
         models = query.select(["model"]).limit(1).to_arrow().column("model").to_pylist()
         return str(models[0]).split(":", 1)[0] if models else None  # model is "<backend>:<model name>"
 
-    def write_day(self, name: str, schema: pa.Schema, key: str, date: str, rows: list[Row]) -> int:
-        data = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
+    def write_day(self, name: str, schema: pa.Schema, key: str, date: str, rows: list[Row] | pa.Table) -> int:
+        if isinstance(rows, pa.Table):
+            data = rows
+        else:
+            data = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
         written = self.lance.replace_partition(name, schema, key, f"date = {quoted(date)}", data)
         self._index(name, schema)
         return written
@@ -126,7 +135,7 @@ class IdentityStore:
     def write_appearances(self, date: str, rows: list[Row], dims: int) -> int:
         return self.write_day("appearances", appearances_schema(dims), "tracklet_id", date, rows)
 
-    def write_daily_entities(self, date: str, rows: list[Row], dims: int) -> int:
+    def write_daily_entities(self, date: str, rows: list[Row] | pa.Table, dims: int) -> int:
         return self.write_day("daily_entities", daily_entities_schema(dims), "daily_entity_id", date, rows)
 
     def write_review(self, level: str, date: str | None, rows: list[Row]) -> int:
