@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from reid_pipeline.lib.embedding.types import l2_normalise
 from reid_pipeline.lib.identity.clustering import Edge
 from reid_pipeline.lib.identity.corrections import CorrectionSet
-from reid_pipeline.lib.identity.knn import nearest_neighbours
+from reid_pipeline.lib.identity.knn import neighbour_pairs
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.scoring import COMPARED_FIELDS, decode_attributes, encode_attributes, merge_attributes
 from reid_pipeline.lib.identity.tables import TIMESTAMP, daily_entities_schema
@@ -126,28 +126,23 @@ def least_cosine(params: MatchParams, floor: float) -> float:
 
 
 def day_edges(day: DayColumns, params: MatchParams) -> EdgeArrays:
-    """Each appearance's ``k`` nearest of its entity type, as unique pairs scored exactly."""
+    """Each appearance's ``k`` nearest of its entity type (those that can reach the review floor), as unique
+    pairs scored exactly. ``candidates`` counts them before the floor on the fused score."""
     n = len(day.ids)
     floor = params.match_threshold - params.review_band
     by_type: dict[str, list[int]] = {}
     for i, entity_type in enumerate(day.entity_types):
         by_type.setdefault(entity_type, []).append(i)
+    least = least_cosine(params, floor) - 1e-6
     keys = []
     for _, members in sorted(by_type.items()):
         idx = np.array(members, dtype=np.int64)
-        found = nearest_neighbours(day.vectors[idx], params.k)
-        if found.index.size == 0:
-            continue
-        rows = np.repeat(idx, found.index.shape[1])
-        other = found.index.reshape(-1)
-        valid = other >= 0
-        a, b = rows[valid], idx[other[valid]]
+        found = neighbour_pairs(day.vectors[idx], params.k, least)
+        a, b = idx[found.query], idx[found.other]
         keys.append(np.minimum(a, b) * n + np.maximum(a, b))
     unique = np.unique(np.concatenate(keys)) if keys else np.empty(0, np.int64)
     a, b = unique // max(n, 1), unique % max(n, 1)
     cosine = pair_cosines(day.vectors, a, b)
-    keep = cosine >= least_cosine(params, floor) - 1e-6
-    a, b, cosine = a[keep], b[keep], cosine[keep]
     agreement = pair_agreement(attribute_codes(day.flat_attributes), a, b)
     score = fused_scores(cosine, agreement, params.attribute_weight)
     keep = score >= floor
