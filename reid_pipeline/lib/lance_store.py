@@ -95,6 +95,19 @@ class LanceStore:
                 time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
         raise AssertionError("unreachable")
 
+    def upsert(self, name: str, schema: pa.Schema, key: str, rows: pa.Table) -> None:
+        """Insert or update ``rows`` by ``key`` in one commit, retried like ``replace_partition``."""
+        data = rows.select(schema.names).cast(schema)
+        for attempt in range(COMMIT_ATTEMPTS):
+            table = self.open_or_create(name, schema)
+            try:
+                table.merge_insert(key).when_matched_update_all().when_not_matched_insert_all().execute(data)
+                return
+            except Exception as exc:
+                if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
+
     def ensure_indexes(
         self,
         name: str,

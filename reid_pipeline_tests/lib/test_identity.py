@@ -12,9 +12,9 @@ import pytest
 from reid_pipeline.lib.identity.clustering import Edge, cluster
 from reid_pipeline.lib.identity.corrections import correction, interpret
 from reid_pipeline.lib.identity.daily import cluster_day
-from reid_pipeline.lib.identity.linking import link_days
 from reid_pipeline.lib.identity.params import MatchParams
-from reid_pipeline.lib.identity.refresh import changed_days, refresh_timelines
+from reid_pipeline.lib.identity.refresh import changed_days
+from reid_pipeline.lib.identity.relink import relink
 from reid_pipeline.lib.identity.scoring import TransitionTimes, attribute_agreement, encode_attributes, fused_score
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
 from reid_pipeline.lib.schemas import Row
@@ -75,14 +75,9 @@ def run_day(store: IdentityStore, date: str, rows: list[Row], params: MatchParam
     return result.entities
 
 
-def run_global(store: IdentityStore, params: MatchParams = PARAMS) -> dict[str, str]:
-    before = store.rows("entity_members")
-    result = link_days(
-        store.rows("daily_entities"), store.table("daily_entities"), params, interpret(store.corrections())
-    )
-    store.write_entities(result.entities, result.members, DIMS)
-    refresh_timelines(store, before, result.members)
-    return {m["tracklet_id"]: m["entity_id"] for m in result.members}
+def run_global(store: IdentityStore, params: MatchParams = PARAMS, full: bool = False) -> dict[str, str]:
+    relink(store, params, interpret(store.corrections()), full=full)
+    return {m["tracklet_id"]: m["entity_id"] for m in store.rows("entity_members")}
 
 
 def groups_of(entities: list[Row]) -> list[list[str]]:

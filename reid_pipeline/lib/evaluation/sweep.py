@@ -78,7 +78,7 @@ def membership_for(store: IdentityStore, days: Sequence[str], params: MatchParam
             daily.extend(result.entities)
         if not daily:
             return {}
-        linked = link_days(work.rows("daily_entities"), work.table("daily_entities"), params, CorrectionSet())
+        linked = link_days(work.rows("daily_entities"), params, CorrectionSet())
     return {m["tracklet_id"]: m["entity_id"] for m in linked.members}
 
 

@@ -37,12 +37,15 @@ def refresh_timelines(
     """
     if dates is None:
         dates = changed_days(before or [], members or [])
-    entities = store.rows("entities")
     for date in dates:
         where = f"date = {quoted(date)}"
+        members = store.rows("entity_members", where)
+        # Only the entities seen that day: reading every entity would make each day cost more than the last.
+        listed = ", ".join(sorted({quoted(m["entity_id"]) for m in members}))
+        entities = store.rows("entities", f"entity_id IN ({listed})") if listed else []
         rows = day_timelines(
             date,
-            store.rows("entity_members", where),
+            members,
             store.rows("appearances", where),
             entities,
             store.rows("daily_entities", where, ["daily_entity_id", "needs_review"]),

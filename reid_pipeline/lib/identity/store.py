@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import warnings
 from datetime import timedelta
 from typing import Any
@@ -10,6 +12,7 @@ import pyarrow as pa
 
 from reid_pipeline.lib.identity.tables import (
     CORRECTIONS,
+    DAY_FINGERPRINTS,
     ENTITY_MEMBERS,
     ENTITY_TIMELINES,
     REVIEW_QUEUE,
@@ -27,6 +30,19 @@ SCALAR_INDEXES = {
     "entity_members": ["date", "entity_id", "tracklet_id"],
     "entity_timelines": ["date", "entity_id"],
 }
+
+
+def day_fingerprint(date: str, daily: pa.Table) -> Row:
+    """A hash of everything linking reads from a day's daily entities (ids, members, times, vectors, ...)."""
+    ordered = daily.sort_by("daily_entity_id") if daily.num_rows else daily
+    digest = hashlib.sha256(date.encode())
+    for name in ordered.schema.names:
+        column = ordered.column(name)
+        if name == "vector":
+            digest.update(column.combine_chunks().flatten().to_numpy(zero_copy_only=False).tobytes())
+        else:
+            digest.update(json.dumps(column.to_pylist(), default=str).encode())
+    return {"date": date, "fingerprint": digest.hexdigest()}
 
 
 def quoted(value: str) -> str:
@@ -136,7 +152,21 @@ class IdentityStore:
         return self.write_day("appearances", appearances_schema(dims), "tracklet_id", date, rows)
 
     def write_daily_entities(self, date: str, rows: list[Row] | pa.Table, dims: int) -> int:
-        return self.write_day("daily_entities", daily_entities_schema(dims), "daily_entity_id", date, rows)
+        """Replace the day's daily entities, and record their fingerprint (what the global step links by)."""
+        schema = daily_entities_schema(dims)
+        data = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=schema)
+        written = self.write_day("daily_entities", schema, "daily_entity_id", date, data)
+        self.write_day("daily_fingerprints", DAY_FINGERPRINTS, "date", date, [day_fingerprint(date, data)])
+        return written
+
+    def upsert(self, name: str, schema: pa.Schema, key: str, rows: list[Row]) -> int:
+        """Insert or update ``rows`` by ``key`` in one commit; other rows stay as they are."""
+        if not rows:
+            return 0
+        data = pa.Table.from_pylist(rows, schema=schema)
+        self.lance.upsert(name, schema, key, data)
+        self._index(name, schema)
+        return data.num_rows
 
     def write_review(self, level: str, date: str | None, rows: list[Row]) -> int:
         """Replace the review pairs of one level (and one day, for tracklet-level pairs)."""
