@@ -70,12 +70,12 @@ def relink(
     """
     report = RelinkReport()
     guard = LinkGuard(store)
-    lost = 0
+    lost = 0  # races lost in a row
     while True:
         outcome = _step(store, guard, params, corrections, full, report, before_commit)
         if outcome == "lost":
             lost += 1
-            report.lost_races = lost
+            report.lost_races += 1
             if lost >= attempts:
                 raise RelinkConflict(
                     f"another relink of the identities at {store.uri} committed first {lost} times in a row; "
@@ -84,7 +84,7 @@ def relink(
             continue
         if outcome == "done":
             return report
-        full = False  # one day committed; look again for the next
+        lost, full = 0, False  # one day committed; look again for the next
 
 
 def _step(
