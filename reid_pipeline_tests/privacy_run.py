@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from reid_pipeline.definitions import build_definitions
 from reid_pipeline.defs.partitions import camera_day_key, cameras
-from reid_pipeline.lib.demo_footage import DemoClip, write_clip
+from reid_pipeline.lib.footage.demo import DemoClip, write_clip
 from reid_pipeline.settings import Settings, load_settings
 
 DAYS = ("2024-05-01", "2024-05-02")

@@ -223,7 +223,7 @@ def test_bench_commands_keep_models_offline_when_settings_say_so(
     data_root: str, bench: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import reid_pipeline.lib.detection.factory as detection_factory
-    import reid_pipeline.lib.offline as offline_module
+    import reid_pipeline.lib.runtime.offline as offline_module
 
     monkeypatch.setenv("REID_DETECTION__OFFLINE", "true")
     monkeypatch.setenv("REID_EMBEDDING__OFFLINE", "true")
@@ -243,7 +243,7 @@ def test_auto_profiles_are_probed_once_each(
 
     import reid_pipeline.lib.detection.factory as detection_factory
     import reid_pipeline.lib.embedding.factory as embedding_factory
-    from reid_pipeline.cli import _settings_from
+    from reid_pipeline.cli.common import settings_from
 
     for name in (
         "REID_DETECTION__OFFLINE",
@@ -263,7 +263,7 @@ def test_auto_profiles_are_probed_once_each(
     monkeypatch.setattr(detection_factory, "weights_available_locally", lambda _weights: False)
     monkeypatch.setattr(embedding_factory, "open_clip_weights_cached", lambda _model, _pretrained: False)
 
-    settings = _settings_from(argparse.Namespace(data_root=None, profile="auto"))
+    settings = settings_from(argparse.Namespace(data_root=None, profile="auto"))
 
     assert probes == [detection_factory.WEIGHTS_HOST, embedding_factory.WEIGHTS_HOST], "one probe per profile"
     assert settings.detection.profile == settings.embedding.profile == "offline"

@@ -81,7 +81,7 @@ def test_eval_pipeline_runs_in_a_local_work_folder_with_its_own_footage(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import reid_pipeline.defs.launch as launch
-    from reid_pipeline.lib.storage import raw_footage_root
+    from reid_pipeline.lib.storage.parquet import raw_footage_root
     from reid_pipeline.settings import Settings
 
     runs: list[Settings] = []

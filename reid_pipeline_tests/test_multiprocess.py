@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from reid_pipeline.defs.partitions import camera_day_key, cameras
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.storage.parquet import ParquetStore
 from reid_pipeline.settings import Settings
 from reid_pipeline_tests.conftest import place
 from reid_pipeline_tests.multiprocess_job import camera_day_job

@@ -7,7 +7,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from reid_pipeline.defs.partitions import split_camera_day
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.storage.parquet import ParquetStore
 
 
 def _partition_dims(key: str | None, multi: bool) -> dict[str, str]:

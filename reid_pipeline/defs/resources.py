@@ -13,7 +13,7 @@ from pydantic import PrivateAttr
 
 from reid_pipeline.lib.attributes.factory import build_describer, choose_describer
 from reid_pipeline.lib.attributes.types import Describer
-from reid_pipeline.lib.contained_detection import DetectorRecipe
+from reid_pipeline.lib.detection.contained import DetectorRecipe
 from reid_pipeline.lib.detection.factory import ProfileChoice, build_detector, choose_profile
 from reid_pipeline.lib.detection.stitching import StitchSpec
 from reid_pipeline.lib.detection.tracking import TrackingSpec
@@ -23,8 +23,8 @@ from reid_pipeline.lib.embedding.types import Embedder
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.scoring import TransitionTimes
 from reid_pipeline.lib.identity.store import IdentityStore
-from reid_pipeline.lib.offline import configure_model_env
-from reid_pipeline.lib.storage import ParquetStore, join, local_folder, raw_footage_root
+from reid_pipeline.lib.runtime.offline import configure_model_env
+from reid_pipeline.lib.storage.parquet import ParquetStore, join, local_folder, raw_footage_root
 from reid_pipeline.settings import (
     AttributeSettings,
     CropSettings,
@@ -38,13 +38,13 @@ class StorageResource(dg.ConfigurableResource):
     """Where footage is read from and tables are written to."""
 
     data_root: str
-    raw_root_dir: str = ""
+    raw_root: str = ""
     local_dir: str = ""
 
     @property
-    def raw_root(self) -> Path:
+    def raw_folder(self) -> Path:
         """Raw footage folder: ``<raw_root>/<YYYY-MM-DD>/<camera_id>/`` (default ``<data_root>/raw``)."""
-        return raw_footage_root(self.data_root, self.raw_root_dir)
+        return raw_footage_root(self.data_root, self.raw_root)
 
     @property
     def model_config_dir(self) -> Path:

@@ -16,8 +16,8 @@ from reid_pipeline.definitions import build_resources
 from reid_pipeline.defs.assets.embeddings import CHECKS
 from reid_pipeline.defs.jobs import CAMERA_DAY_ASSETS
 from reid_pipeline.defs.partitions import camera_day_key, cameras
-from reid_pipeline.lib.schemas import CROPS, DETECTIONS, FOOTAGE_MANIFEST, TRACKLETS
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.storage.parquet import ParquetStore
+from reid_pipeline.lib.storage.schemas import CROPS, DETECTIONS, FOOTAGE_MANIFEST, TRACKLETS
 from reid_pipeline.settings import Settings
 from reid_pipeline_tests.conftest import place
 
@@ -183,7 +183,7 @@ def test_missing_camera_folder_fails_with_the_path(offline_settings: Settings) -
 def test_trail_camera_stills_flow_to_crops(offline_settings: Settings, vtest: Path) -> None:
     from PIL import Image
 
-    from reid_pipeline.lib.sampling import iter_video_frames
+    from reid_pipeline.lib.footage.sampling import iter_video_frames
 
     folder = Path(offline_settings.storage.data_root) / "raw" / DAY / "trail"
     folder.mkdir(parents=True)

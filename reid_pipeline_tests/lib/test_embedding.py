@@ -13,16 +13,16 @@ import pytest
 import torch
 from PIL import Image
 
-from reid_pipeline.lib.embed_tracklets import embed_tracklets, tracklet_vectors, vectors_of
 from reid_pipeline.lib.embedding.batching import AdaptiveBatcher, is_out_of_memory
 from reid_pipeline.lib.embedding.checks import check_embeddings
 from reid_pipeline.lib.embedding.factory import build_embedder, choose_embedding_profile
 from reid_pipeline.lib.embedding.imagenet_backend import ImageNetEmbedder
 from reid_pipeline.lib.embedding.images import decode_jpeg, pad_to_square
 from reid_pipeline.lib.embedding.open_clip_backend import RANDOM_WEIGHTS, OpenClipEmbedder
-from reid_pipeline.lib.embedding.run import embed_jpegs
+from reid_pipeline.lib.embedding.pipelined import embed_jpegs
+from reid_pipeline.lib.embedding.run import embed_tracklets, tracklet_vectors, vectors_of
 from reid_pipeline.lib.embedding.types import l2_normalise, pool_vectors, resolve_batch_size
-from reid_pipeline.lib.schemas import CROPS
+from reid_pipeline.lib.storage.schemas import CROPS
 from reid_pipeline.settings import EmbeddingSettings
 
 

@@ -17,7 +17,7 @@ from reid_pipeline.lib.identity.refresh import changed_days
 from reid_pipeline.lib.identity.relink import relink
 from reid_pipeline.lib.identity.scoring import TransitionTimes, attribute_agreement, encode_attributes, fused_score
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 DIMS = 32
 PARAMS = MatchParams(k=8, match_threshold=0.8, link_threshold=0.8, review_band=0.1, attribute_weight=0.0)

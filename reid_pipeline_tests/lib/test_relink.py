@@ -16,7 +16,7 @@ from reid_pipeline.lib.identity.linking import link_days
 from reid_pipeline.lib.identity.relink import RelinkReport, relink
 from reid_pipeline.lib.identity.scoring import encode_attributes
 from reid_pipeline.lib.identity.store import IdentityStore
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 from reid_pipeline_tests.lib.test_identity import PARAMS, World, run_day, store_at
 
 DAYS = [f"2024-05-{d:02d}" for d in range(1, 8)]

@@ -7,9 +7,9 @@ from dagster import AssetExecutionContext
 from reid_pipeline.defs.assets.preview import table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import CropResource, StorageResource
-from reid_pipeline.lib.cropping import cut_crops
-from reid_pipeline.lib.schemas import CROPS, TRACKLETS, table_from_rows
-from reid_pipeline.lib.tracklets import summarise_tracklets
+from reid_pipeline.lib.crops.cropping import cut_crops
+from reid_pipeline.lib.crops.tracklets import summarise_tracklets
+from reid_pipeline.lib.storage.schemas import CROPS, TRACKLETS, table_from_rows
 
 
 @dg.asset(
@@ -24,7 +24,7 @@ def crops(
     detections: pa.Table,
     footage_manifest: pa.Table,
     storage: StorageResource,
-    crop_settings: CropResource,
+    crops_settings: CropResource,
 ) -> dg.Output[pa.Table]:
     """Each detection cut out as a JPEG, with a quality score from size, sharpness, border truncation
     and detector score. The best K crops of each tracklet are marked (``is_best``, ``best_rank``):
@@ -33,8 +33,8 @@ def crops(
     rows = cut_crops(
         detections.to_pylist(),
         footage_manifest.to_pylist(),
-        storage.raw_root,
-        crop_settings.spec(),
+        storage.raw_folder,
+        crops_settings.spec(),
         context.log.warning,
     )
     table = table_from_rows(rows, CROPS)

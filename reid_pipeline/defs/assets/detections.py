@@ -9,10 +9,10 @@ from dagster import AssetExecutionContext
 from reid_pipeline.defs.assets.preview import table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import DetectorResource, FootageResource, IdentityResource, StorageResource
-from reid_pipeline.lib.detect_footage import detect_camera_day
-from reid_pipeline.lib.file_outcomes import file_outcomes
+from reid_pipeline.lib.detection.run import detect_camera_day
+from reid_pipeline.lib.footage.outcomes import file_outcomes
 from reid_pipeline.lib.privacy.tombstones import Tombstones
-from reid_pipeline.lib.schemas import DETECTIONS, FOOTAGE_OUTCOMES, table_from_rows
+from reid_pipeline.lib.storage.schemas import DETECTIONS, FOOTAGE_OUTCOMES, table_from_rows
 
 
 @dg.multi_asset(
@@ -40,7 +40,7 @@ def detections(
     footage_manifest: pa.Table,
     storage: StorageResource,
     footage: FootageResource,
-    detector: DetectorResource,
+    detection: DetectorResource,
     identity: IdentityResource,
 ) -> tuple[dg.Output[pa.Table], dg.Output[pa.Table]]:
     """Boxes found by the detector on sampled, moving frames, linked into tracklets by the tracker.
@@ -53,20 +53,20 @@ def detections(
     Files are decoded and detected in a worker process (``footage.isolate_files``): a native crash
     on one file becomes an ``error`` row of ``footage_outcomes`` and the other files go on.
     """
-    choice = detector.choice()
+    choice = detection.choice()
     if choice.note:
         context.log.warning(choice.note)
-    model = detector.detector(storage.model_config_dir)
+    model = detection.detector(storage.model_config_dir)
     sampling = footage.spec()
     run = detect_camera_day(
         footage_manifest.to_pylist(),
-        storage.raw_root,
+        storage.raw_folder,
         model,
-        detector.tracking(),
+        detection.tracking(),
         sampling,
         context.log.info,
-        detector.stitching(),
-        recipe=detector.recipe(storage.model_config_dir),
+        detection.stitching(),
+        recipe=detection.recipe(storage.model_config_dir),
     )
     for error in run.stats.errors:
         context.log.warning(error)

@@ -10,8 +10,8 @@ from dagster import AssetExecutionContext
 from reid_pipeline.defs.assets.preview import table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import EmbedderResource, StorageResource
-from reid_pipeline.lib.embed_tracklets import best_crops, embed_tracklets
 from reid_pipeline.lib.embedding.checks import check_embeddings
+from reid_pipeline.lib.embedding.run import best_crops, embed_tracklets
 from reid_pipeline.lib.embedding.types import resolve_batch_size
 
 BLOCKING_CHECKS = ("unit_norm", "no_nan", "dims_match_model")  # bad vectors would poison every match

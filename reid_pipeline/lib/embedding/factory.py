@@ -6,7 +6,7 @@ from reid_pipeline.lib.detection.factory import ProfileChoice
 from reid_pipeline.lib.embedding.imagenet_backend import ImageNetEmbedder
 from reid_pipeline.lib.embedding.open_clip_backend import OpenClipEmbedder, open_clip_weights_cached
 from reid_pipeline.lib.embedding.types import Embedder
-from reid_pipeline.lib.offline import can_reach
+from reid_pipeline.lib.runtime.offline import can_reach
 from reid_pipeline.settings import EmbeddingSettings
 
 WEIGHTS_HOST = "huggingface.co"  # where open_clip fetches pretrained weights from

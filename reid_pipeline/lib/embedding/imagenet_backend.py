@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from reid_pipeline.lib.detection.stitching import SIGNATURE_DIMS, colour_signature
-from reid_pipeline.lib.devices import cap_gpu_memory, resolve_device, resolve_dtype
-from reid_pipeline.lib.embedding.types import l2_normalise
+from reid_pipeline.lib.embedding.types import TextEncoder, l2_normalise
+from reid_pipeline.lib.runtime.devices import cap_gpu_memory, resolve_device, resolve_dtype
 
 if TYPE_CHECKING:
     import torch
@@ -97,6 +97,7 @@ class ImageNetEmbedder:
     """Pooled features of an ImageNet CNN: a real but weak appearance signal with no download."""
 
     backend = "imagenet-cnn"
+    text_encoder: TextEncoder | None = None  # an image-only model: no text search, no zero-shot attributes
     cpu_batch_size = 1
 
     def __init__(

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pyarrow.compute as pc
 
-from reid_pipeline.lib.embed_tracklets import tracklet_vectors
+from reid_pipeline.lib.embedding.run import tracklet_vectors
 from reid_pipeline.lib.identity.scoring import encode_attributes, flat_attributes
-from reid_pipeline.lib.schemas import Row
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.storage.parquet import ParquetStore
+from reid_pipeline.lib.storage.schemas import Row
 
 THUMBNAIL_HEIGHT = 96
 

@@ -12,8 +12,8 @@ from reid_pipeline.lib.identity.clustering import Edge, cluster_indices
 from reid_pipeline.lib.identity.corrections import CorrectionSet
 from reid_pipeline.lib.identity.day_arrays import DayColumns, daily_entities_table, day_conflicts, day_edges
 from reid_pipeline.lib.identity.params import MatchParams
-from reid_pipeline.lib.identity.scoring import Node, Sighting, decode_attributes
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.identity.scoring import CameraSpan, Node, decode_attributes
+from reid_pipeline.lib.storage.schemas import Row
 
 
 @dataclass
@@ -37,7 +37,7 @@ def appearance_node(row: Row) -> Node:
         entity_type=row["entity_type"],
         date=row["date"],
         vector=np.asarray(row["vector"], dtype=np.float32),
-        sightings=[Sighting(row["camera_id"], row["start_time"], row["end_time"])],
+        sightings=[CameraSpan(row["camera_id"], row["start_time"], row["end_time"])],
         attributes=decode_attributes(row.get("flat_attributes")),
         tracklet_ids=(row["tracklet_id"],),
     )

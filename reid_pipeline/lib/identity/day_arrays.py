@@ -21,7 +21,7 @@ from reid_pipeline.lib.identity.knn import neighbour_pairs
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.scoring import COMPARED_FIELDS, decode_attributes, encode_attributes, merge_attributes
 from reid_pipeline.lib.identity.tables import TIMESTAMP, daily_entities_schema
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 COLUMNS = (
     "tracklet_id",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 HIDDEN = ("vector", "thumbnail")
 

@@ -10,22 +10,14 @@ from datetime import datetime
 
 import numpy as np
 
-# Fields compared between two descriptions (the flattened columns of the attributes table).
-COMPARED_FIELDS = (
-    "upper_color",
-    "upper_type",
-    "lower_color",
-    "lower_type",
-    "headwear",
-    "bag",
-    "color",
-    "body_type",
-    "species",
-)
+from reid_pipeline.lib.attributes.vocabulary import FLAT_FIELDS
+
+# Fields compared between two descriptions: every flattened column of the attributes table.
+COMPARED_FIELDS = FLAT_FIELDS
 
 
 @dataclass(frozen=True)
-class Sighting:
+class CameraSpan:
     """Where and when an appearance (or a group of them) was on camera."""
 
     camera_id: str
@@ -41,7 +33,7 @@ class Node:
     entity_type: str
     date: str
     vector: np.ndarray
-    sightings: list[Sighting]
+    sightings: list[CameraSpan]
     attributes: dict[str, tuple[str, float]] = field(default_factory=dict)  # field -> (value, confidence)
     tracklet_ids: tuple[str, ...] = ()
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 import warnings
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -21,8 +21,12 @@ from reid_pipeline.lib.identity.tables import (
     daily_entities_schema,
     entities_schema,
 )
-from reid_pipeline.lib.lance_store import LanceStore
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.lance import LanceStore
+from reid_pipeline.lib.storage.parquet import join
+from reid_pipeline.lib.storage.schemas import Row
+
+if TYPE_CHECKING:
+    from reid_pipeline.settings import IdentitySettings
 
 SCALAR_INDEXES = {
     "appearances": ["date", "camera_id", "entity_type", "tracklet_id"],
@@ -51,12 +55,19 @@ def quoted(value: str) -> str:
 
 
 class IdentityStore:
+    """The identity tables of one LanceDB database, with the vector and scalar indexes they need."""
+
     def __init__(self, uri: str, ann_min_rows: int) -> None:
         self.lance = LanceStore(uri)
         self.uri = uri
         self.ann_min_rows = ann_min_rows
         # The vector index state of each table written through this store, in words, for asset metadata.
         self.vector_index: dict[str, str] = {}
+
+    @classmethod
+    def from_settings(cls, identity: IdentitySettings, data_root: str) -> IdentityStore:
+        """The store the pipeline writes for these settings: ``identity.lancedb_uri``, or ``<data_root>/lancedb``."""
+        return cls(identity.lancedb_uri or join(data_root, "lancedb"), identity.ann_min_rows)
 
     def has(self, name: str) -> bool:
         return name in self.lance.table_names()

@@ -6,7 +6,7 @@ import argparse
 from collections import defaultdict
 from pathlib import Path
 
-from reid_pipeline.lib.demo_footage import VTEST_PATH
+from reid_pipeline.lib.footage.demo import VTEST_PATH
 
 FRAMES_HELP = "1-based frames as first:last:step (default 6:786:10: every 10th frame, off the 1, 11, 21 cadence)"
 

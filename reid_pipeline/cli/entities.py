@@ -4,53 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Sequence
-from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.cli.common import Wrap, emit, identity_store, json_default, rerun_identity_days, with_settings
 
 if TYPE_CHECKING:
-    from reid_pipeline.lib.identity.store import IdentityStore
     from reid_pipeline.settings import Settings
-
-
-def _store(settings: Settings) -> IdentityStore:
-    from reid_pipeline.defs.resources import IdentityResource
-
-    return IdentityResource(**settings.identity.model_dump()).store(settings.storage.data_root)
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
-def _emit(rows: Sequence[Row] | Row, as_json: bool, columns: Sequence[str]) -> None:
-    if as_json:
-        print(json.dumps(rows, default=_json_default, indent=2))
-        return
-    items = [rows] if isinstance(rows, dict) else list(rows)
-    if not items:
-        print("(none)")
-        return
-    cells = [[_cell(row.get(c)) for c in columns] for row in items]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
-    for r in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, list):
-        return ",".join(map(str, value))
-    return "" if value is None else str(value)
 
 
 LIST_COLUMNS = ("entity_id", "entity_type", "first_seen", "last_seen", "cameras", "n_appearances", "summary", "name")
@@ -59,23 +19,23 @@ LIST_COLUMNS = ("entity_id", "entity_type", "first_seen", "last_seen", "cameras"
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from reid_pipeline.lib.identity.query import list_entities
 
-    rows = list_entities(_store(settings), args.date, args.camera, args.type)
-    _emit(rows, args.json, (*LIST_COLUMNS, "needs_review", "watch"))
+    rows = list_entities(identity_store(settings), args.date, args.camera, args.type)
+    emit(rows, args.json, (*LIST_COLUMNS, "needs_review", "watch"))
     return 0
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from reid_pipeline.lib.identity.query import show_entity
 
-    _emit(show_entity(_store(settings), args.id), args.json, (*LIST_COLUMNS, "days", "tracklets"))
+    emit(show_entity(identity_store(settings), args.id), args.json, (*LIST_COLUMNS, "days", "tracklets"))
     return 0
 
 
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     from reid_pipeline.lib.identity.query import entity_history
 
-    rows = entity_history(_store(settings), args.id)
-    _emit(rows, args.json, ("date", "first_seen", "last_seen", "cameras", "n_appearances", "summary", "needs_review"))
+    rows = entity_history(identity_store(settings), args.id)
+    emit(rows, args.json, ("date", "first_seen", "last_seen", "cameras", "n_appearances", "summary", "needs_review"))
     return 0
 
 
@@ -85,7 +45,7 @@ def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
     from reid_pipeline.lib.identity.query import resolve_entity
     from reid_pipeline.lib.privacy.audit import add_correction
 
-    store = _store(settings)
+    store = identity_store(settings)
     first = resolve_entity(store, args.id)
     kind = args.kind
     other = resolve_entity(store, args.other) if kind in ("merge", "not_same") else None
@@ -102,12 +62,7 @@ def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
     days = sorted(set(first["days"]) | set(other["days"] if other else []))
     result = {"correction_id": row["correction_id"], "kind": kind, "entity": first["entity_id"], "days": days}
     if args.apply:
-        from reid_pipeline.definitions import build_definitions
-        from reid_pipeline.defs.launch import run_identity_day
-
-        defs = build_definitions(settings)
-        runs = [run_identity_day(defs, settings, day, log=lambda _m: None) for day in days]
-        result["applied"] = all(run.success for run in runs)
+        result["applied"] = rerun_identity_days(settings, days)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -140,7 +95,7 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     )
     summary = result.output_for_node("forget_entity")
     if args.json:
-        print(json.dumps(summary, indent=2, default=_json_default))
+        print(json.dumps(summary, indent=2, default=json_default))
         return 0
     verb = "erased" if args.apply else "would erase (use --apply)"
     print(f"{verb} {summary['entity_id']}: {summary['tracklets']} tracklets on {', '.join(summary['days'])}")
@@ -157,10 +112,9 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from reid_pipeline.lib.embedding.factory import build_embedder
     from reid_pipeline.lib.embedding.images import decode_jpeg
-    from reid_pipeline.lib.embedding.open_clip_backend import OpenClipEmbedder
     from reid_pipeline.lib.identity.query import nearest_appearances
-    from reid_pipeline.lib.offline import configure_model_env
-    from reid_pipeline.lib.storage import local_folder
+    from reid_pipeline.lib.runtime.offline import configure_model_env
+    from reid_pipeline.lib.storage.parquet import local_folder
 
     spec = settings.embedding
     configure_model_env(
@@ -169,13 +123,13 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     )
     embedder = build_embedder(spec, spec.profile)
     if args.text is not None:
-        if not isinstance(embedder, OpenClipEmbedder):
+        if embedder.text_encoder is None:
             raise ValueError(
                 "text search needs CLIP weights: the offline profile embeds with an ImageNet CNN, which has no text "
                 "side. Run the pipeline with the standard embedding profile (open_clip weights present or "
                 "downloadable), then search again."
             )
-        vector = embedder.encode_text([args.text])[0]
+        vector = embedder.text_encoder.encode_text([args.text])[0]
         source = f"open_clip text ({embedder.model_name})"
     else:
         path = Path(args.image)
@@ -186,18 +140,15 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         image = decode_jpeg(path.read_bytes(), str(path))
         vector = embedder.forward(torch.stack([embedder.preprocess(image)]))[0]
         source = f"{embedder.backend}:{embedder.model_name}"
-    rows = nearest_appearances(_store(settings), vector, args.top, source)
-    _emit(rows, args.json, ("entity_id", "similarity", "tracklet_id", "date", "camera_id", "start_time", "summary"))
+    rows = nearest_appearances(identity_store(settings), vector, args.top, source)
+    emit(rows, args.json, ("entity_id", "similarity", "tracklet_id", "date", "camera_id", "start_time", "summary"))
     return 0
-
-
-Handler = Callable[[argparse.Namespace, "Settings"], int]
 
 
 def add_parsers(
     sub: argparse._SubParsersAction,
     common: argparse.ArgumentParser,
-    run: Callable[[Handler], Callable[[argparse.Namespace], int]],
+    run: Wrap = with_settings,
 ) -> None:
     """Register ``entities`` and ``search``; ``run(handler)`` wraps a handler with settings loading."""
     out = argparse.ArgumentParser(add_help=False)
@@ -218,30 +169,7 @@ def add_parsers(
         parser.add_argument("id", help="entity id (E...) or one of its tracklet ids")
         parser.set_defaults(func=run(handler))
 
-    correcting = argparse.ArgumentParser(add_help=False)
-    correcting.add_argument("--author", help="who made the correction (kept with it)")
-    correcting.add_argument("--note", help="why (kept with it)")
-    correcting.add_argument("--apply", action="store_true", help="re-run the affected days' identity job now")
-    for verb, kind, text in (
-        ("merge", "merge", "the two are one entity"),
-        ("not-same", "not_same", "the two are different entities, whatever the scores say"),
-    ):
-        parser = verbs.add_parser(verb, parents=[common, out, correcting], help=text)
-        parser.add_argument("id")
-        parser.add_argument("other")
-        parser.set_defaults(func=run(cmd_correct), kind=kind)
-    split = verbs.add_parser("split", parents=[common, out, correcting], help="move tracklets out of an entity")
-    split.add_argument("id")
-    split.add_argument("tracklets", nargs="+", help="tracklet ids that are someone else")
-    split.set_defaults(func=run(cmd_correct), kind="split")
-    name = verbs.add_parser("name", parents=[common, out, correcting], help="give an entity a name")
-    name.add_argument("id")
-    name.add_argument("name")
-    name.set_defaults(func=run(cmd_correct), kind="name")
-    for verb in ("watch", "unwatch"):
-        parser = verbs.add_parser(verb, parents=[common, out, correcting], help=f"{verb} an entity (watch list)")
-        parser.add_argument("id")
-        parser.set_defaults(func=run(cmd_correct), kind=verb)
+    _add_correction_parsers(verbs, [common, out], run)
 
     forget = verbs.add_parser(
         "forget", parents=[common, out], help="erase an entity everywhere (right to erasure); keeps a tombstone"
@@ -259,3 +187,33 @@ def add_parsers(
     what.add_argument("--text", help='a description, e.g. "red jacket" (needs open_clip weights)')
     search.add_argument("--top", type=int, default=10, help="how many appearances (default 10)")
     search.set_defaults(func=run(cmd_search))
+
+
+def _add_correction_parsers(
+    verbs: argparse._SubParsersAction, parents: list[argparse.ArgumentParser], run: Wrap
+) -> None:
+    """merge, not-same, split, name, watch, unwatch: corrections recorded and applied on every run."""
+    correcting = argparse.ArgumentParser(add_help=False)
+    correcting.add_argument("--author", help="who made the correction (kept with it)")
+    correcting.add_argument("--note", help="why (kept with it)")
+    correcting.add_argument("--apply", action="store_true", help="re-run the affected days' identity job now")
+    for verb, kind, text in (
+        ("merge", "merge", "the two are one entity"),
+        ("not-same", "not_same", "the two are different entities, whatever the scores say"),
+    ):
+        parser = verbs.add_parser(verb, parents=[*parents, correcting], help=text)
+        parser.add_argument("id")
+        parser.add_argument("other")
+        parser.set_defaults(func=run(cmd_correct), kind=kind)
+    split = verbs.add_parser("split", parents=[*parents, correcting], help="move tracklets out of an entity")
+    split.add_argument("id")
+    split.add_argument("tracklets", nargs="+", help="tracklet ids that are someone else")
+    split.set_defaults(func=run(cmd_correct), kind="split")
+    name = verbs.add_parser("name", parents=[*parents, correcting], help="give an entity a name")
+    name.add_argument("id")
+    name.add_argument("name")
+    name.set_defaults(func=run(cmd_correct), kind="name")
+    for verb in ("watch", "unwatch"):
+        parser = verbs.add_parser(verb, parents=[*parents, correcting], help=f"{verb} an entity (watch list)")
+        parser.add_argument("id")
+        parser.set_defaults(func=run(cmd_correct), kind=verb)

@@ -1,6 +1,6 @@
 """Decode and detect one file at a time, optionally in a worker process, and report on each file.
 
-In a worker (see ``lib/isolation.py``) a native crash on one file (a decoder or detector
+In a worker (see ``lib/footage/isolation.py``) a native crash on one file (a decoder or detector
 segfault) fails that file: it yields no detections, its report carries the reason, and the next
 file starts a fresh worker. Results of a file are passed on only once the whole file succeeded, so
 a crashed file never leaves half its tracks behind. Pixels stay in the worker; only frame
@@ -19,9 +19,9 @@ import numpy as np
 
 from reid_pipeline.lib.detection.factory import build_detector
 from reid_pipeline.lib.detection.types import Detector, Tracked
-from reid_pipeline.lib.isolation import Session, WorkerDied
-from reid_pipeline.lib.offline import configure_model_env
-from reid_pipeline.lib.sampling import Frame, SamplingStats
+from reid_pipeline.lib.footage.isolation import Session, WorkerDied
+from reid_pipeline.lib.footage.sampling import Frame, SamplingStats
+from reid_pipeline.lib.runtime.offline import configure_model_env
 from reid_pipeline.settings import DetectionSettings
 
 NO_PIXELS = np.zeros((0, 0, 3), np.uint8)

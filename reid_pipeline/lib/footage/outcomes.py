@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from reid_pipeline.lib.contained_detection import FileReport
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.detection.contained import FileReport
+from reid_pipeline.lib.storage.schemas import Row
 
 OK, ERROR, SKIPPED = "ok", "error", "skipped"
 

@@ -10,10 +10,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from reid_pipeline.lib.detect_footage import detect_file
+from reid_pipeline.lib.detection.run import detect_file
 from reid_pipeline.lib.detection.tracking import TrackingSpec
 from reid_pipeline.lib.detection.types import Detector
-from reid_pipeline.lib.sampling import SamplingStats, iter_video_frames
+from reid_pipeline.lib.footage.sampling import SamplingStats, iter_video_frames
 from reid_pipeline.settings import FootageSettings
 
 

@@ -16,13 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reid_pipeline.lib.attributes.types import Describer, DescribeRequest, Description
-from reid_pipeline.lib.attributes.vocabulary import COLOUR_COLUMN, UNKNOWN, summarise
-from reid_pipeline.lib.embed_tracklets import tracklet_vectors
+from reid_pipeline.lib.attributes.vocabulary import COLOUR_COLUMN, FLAT_FIELDS, UNKNOWN, summarise
 from reid_pipeline.lib.embedding.images import decode_jpeg
-from reid_pipeline.lib.sampling import batched
-from reid_pipeline.lib.schemas import ATTRIBUTES, Row, table_from_rows
-
-FLAT_FIELDS = ("upper_color", "upper_type", "lower_color", "lower_type", "headwear", "bag", "body_type", "species")
+from reid_pipeline.lib.embedding.run import tracklet_vectors
+from reid_pipeline.lib.footage.sampling import batched
+from reid_pipeline.lib.storage.schemas import ATTRIBUTES, Row, table_from_rows
 
 
 @dataclass
@@ -109,8 +107,10 @@ def _still_looks_the_same(old: Row, vector: np.ndarray | None, drift_threshold: 
 def _row(base: Row, description: Description, describer: Describer, run_id: str) -> Row:
     entity_type = str(base["entity_type"])
     attributes = description.attributes
-    flat: dict[str, object] = {name: _known(attributes.get(name)) for name in FLAT_FIELDS}
-    flat["color"] = _known(attributes.get(COLOUR_COLUMN.get(entity_type, "")))
+    flat: dict[str, object] = {
+        name: _known(attributes.get(COLOUR_COLUMN.get(entity_type, "") if name == "color" else name))
+        for name in FLAT_FIELDS
+    }
     vector = base.get("appearance")
     return {
         **base,

@@ -17,7 +17,7 @@ import numpy as np
 
 from reid_pipeline.lib.embedding.batching import is_out_of_memory
 from reid_pipeline.lib.embedding.images import decode_jpeg
-from reid_pipeline.lib.embedding.run import embed_jpegs
+from reid_pipeline.lib.embedding.pipelined import embed_jpegs
 from reid_pipeline.lib.embedding.types import Embedder
 
 if TYPE_CHECKING:

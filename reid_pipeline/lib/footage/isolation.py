@@ -6,7 +6,7 @@ file) in a child process and streams its results back. When the child dies mid-j
 :class:`WorkerDied` naming the signal; the next job starts a fresh child. A Python exception in
 the child is re-raised in the parent as it was, so a bug still fails loudly.
 
-Workers are plain ``python -m reid_pipeline.lib.isolation`` processes talking over a socket pair.
+Workers are plain ``python -m reid_pipeline.lib.footage.isolation`` processes talking over a socket pair.
 That avoids both ``fork`` (unsafe once torch or OpenMP threads exist in the parent) and the
 re-import of the parent's ``__main__`` that ``spawn`` and ``forkserver`` do. A worker outlives its
 session: idle workers are kept (with their imports, not their models) for the next session, so a
@@ -68,7 +68,7 @@ class _Worker:
         # The child must import what the parent imports (tests put the checkout first on sys.path).
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "reid_pipeline.lib.isolation", str(child_end.fileno())],
+            [sys.executable, "-m", "reid_pipeline.lib.footage.isolation", str(child_end.fileno())],
             pass_fds=[child_end.fileno()],
             env=env,
             stdin=subprocess.DEVNULL,

@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from reid_pipeline.lib.sampling import Frame, read_frames, read_image
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.footage.sampling import Frame, read_frames, read_image
+from reid_pipeline.lib.storage.schemas import Row
 from reid_pipeline.settings import CropSettings
 
 BORDER_PX = 2

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reid_pipeline.lib.contained_detection import FileDetection, FileReport
 from reid_pipeline.lib.detection.classes import CLASS_NAMES, ENTITY_TYPE_OF
+from reid_pipeline.lib.detection.contained import FileDetection, FileReport
 from reid_pipeline.lib.detection.guard import in_file_pixels, large_enough
 from reid_pipeline.lib.detection.stitching import (
     SIGNATURE_DIMS,
@@ -28,7 +28,7 @@ from reid_pipeline.lib.detection.stitching import (
 )
 from reid_pipeline.lib.detection.tracking import Tracker, TrackingSpec
 from reid_pipeline.lib.detection.types import Detector, Tracked
-from reid_pipeline.lib.sampling import (
+from reid_pipeline.lib.footage.sampling import (
     Frame,
     MotionGate,
     SamplingStats,
@@ -37,7 +37,7 @@ from reid_pipeline.lib.sampling import (
     prefetch,
     read_image,
 )
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 from reid_pipeline.settings import FootageSettings
 
 

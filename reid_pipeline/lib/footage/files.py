@@ -32,9 +32,9 @@ from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from reid_pipeline.lib.isolation import Session, WorkerDied
-from reid_pipeline.lib.sampling import MAX_STILL_PIXELS, MAX_STILL_SIDE, open_still
-from reid_pipeline.lib.timestamps import (
+from reid_pipeline.lib.footage.isolation import Session, WorkerDied
+from reid_pipeline.lib.footage.sampling import MAX_STILL_PIXELS, MAX_STILL_SIDE, open_still
+from reid_pipeline.lib.footage.timestamps import (
     EXIF_DATETIME,
     EXIF_DATETIME_ORIGINAL,
     EXIF_IFD,

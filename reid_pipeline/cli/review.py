@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reid_pipeline.cli_truth import add_truth_parser
+from reid_pipeline.cli.common import Wrap, identity_store, rerun_identity_days, with_settings
+from reid_pipeline.cli.truth import add_truth_parser
 
 if TYPE_CHECKING:
     from reid_pipeline.lib.identity.store import IdentityStore
     from reid_pipeline.settings import Settings
 
-Handler = Callable[[argparse.Namespace, "Settings"], int]
-
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     """Contact sheet PNG and label CSV per camera of the day."""
-    from reid_pipeline.cli_entities import _store
     from reid_pipeline.lib.identity.query import entity_of
     from reid_pipeline.lib.review.contact_sheets import render_sheet, rows_from_crops, write_label_template
-    from reid_pipeline.lib.storage import ParquetStore
+    from reid_pipeline.lib.storage.parquet import ParquetStore
 
     parquet = ParquetStore(settings.storage.data_root)
     cameras = args.camera or parquet.cameras("crops", args.date)
     if not cameras:
         raise FileNotFoundError(f"no crops for {args.date} under {settings.storage.data_root}: run that day first")
-    store = _store(settings)
+    store = identity_store(settings)
     out = Path(args.out)
     for camera in cameras:
         crops = parquet.read("crops", {"date": args.date, "camera": camera})
@@ -49,7 +46,7 @@ def cmd_mot(args: argparse.Namespace, settings: Settings) -> int:
         read_tracklet_labels,
         source_detections,
     )
-    from reid_pipeline.lib.storage import raw_footage_root
+    from reid_pipeline.lib.storage.parquet import raw_footage_root
 
     labels = read_tracklet_labels(Path(args.labels))
     raw_root = raw_footage_root(settings.storage.data_root, settings.storage.raw_root)  # where the demo laid it out
@@ -65,11 +62,10 @@ def cmd_mot(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_apply(args: argparse.Namespace, settings: Settings) -> int:
     """Record the decisions saved from a daily report as corrections (and re-run the affected days)."""
-    from reid_pipeline.cli_entities import _store
     from reid_pipeline.lib.privacy.audit import add_correction
     from reid_pipeline.lib.review.decisions import read_decisions, to_corrections
 
-    store = _store(settings)
+    store = identity_store(settings)
     rows = to_corrections(read_decisions(Path(args.decisions)), store.corrections(), args.author)
     for row in rows:
         add_correction(store, row)
@@ -77,13 +73,9 @@ def cmd_apply(args: argparse.Namespace, settings: Settings) -> int:
     days = _days_of(store, touched)
     print(f"recorded {len(rows)} corrections from {args.decisions} (days: {', '.join(days) or 'none'})")
     if args.apply and days:
-        from reid_pipeline.definitions import build_definitions
-        from reid_pipeline.defs.launch import run_identity_day
-
-        defs = build_definitions(settings)
-        runs = [run_identity_day(defs, settings, day, log=lambda _m: None) for day in days]
-        print("applied" if all(r.success for r in runs) else "re-run failed: see the Dagster runs")
-        return 0 if all(r.success for r in runs) else 1
+        applied = rerun_identity_days(settings, days)
+        print("applied" if applied else "re-run failed: see the Dagster runs")
+        return 0 if applied else 1
     return 0
 
 
@@ -100,7 +92,7 @@ def _days_of(store: IdentityStore, tracklets: set[str]) -> list[str]:
 def add_parsers(
     sub: argparse._SubParsersAction,
     common: argparse.ArgumentParser,
-    run: Callable[[Handler], Callable[[argparse.Namespace], int]],
+    run: Wrap = with_settings,
 ) -> None:
     """Register ``review``; ``run(handler)`` wraps a handler with settings loading."""
     review = sub.add_parser("review", help="check identities by eye")

@@ -25,7 +25,7 @@ from reid_pipeline.lib.review.report_files import old_pictures_in_report, report
 
 if TYPE_CHECKING:
     from reid_pipeline.lib.identity.store import IdentityStore
-    from reid_pipeline.lib.storage import ParquetStore
+    from reid_pipeline.lib.storage.parquet import ParquetStore
     from reid_pipeline.settings import RetentionSettings
 
 # What each stored table holds, by kind of data; a table not listed holds text (ids, times, attributes).

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import cv2
 
-from reid_pipeline.lib.cropping import pixel_box
-from reid_pipeline.lib.detect_footage import detect_file
+from reid_pipeline.lib.crops.cropping import pixel_box
+from reid_pipeline.lib.detection.run import detect_file
 from reid_pipeline.lib.detection.tracking import TrackingSpec
 from reid_pipeline.lib.detection.types import Detector
-from reid_pipeline.lib.sampling import SamplingStats
+from reid_pipeline.lib.footage.sampling import SamplingStats
 from reid_pipeline.settings import FootageSettings
 
 

@@ -1,5 +1,8 @@
-"""``reid-pipeline eval pipeline | detection | tracker``: quality against hand-labelled ground truth.
+"""``reid-pipeline eval ...``: re-identification quality, measured.
 
+- ``retrieval``: mAP and CMC on a Market-1501 style query/gallery split;
+- ``tracking``: MOTA, MOTP, IDF1 of MOTChallenge files;
+- ``clustering``: stored identities against true labels, with a threshold sweep;
 - ``pipeline``: run the demo per profile and score its identities;
 - ``detection``: precision, recall, AP and speed of each detector backend on the labelled frames;
 - ``tracker``: tracker-only IDF1 over sample rates, trackers, buffers and stitching, to choose defaults.
@@ -9,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from reid_pipeline.cli.common import configure_models, identity_store, settings_from, with_settings
 
 if TYPE_CHECKING:
     from reid_pipeline.lib.detection.types import Detector
@@ -34,7 +38,6 @@ def _standard_missing(settings: Settings) -> str | None:
 def evaluate_profile(settings: Settings, profile: str, work: Path, gt: Path, source: Path, iou: float) -> dict:
     """Run the demo with ``profile`` under ``work`` and score it."""
     from reid_pipeline.defs.launch import run_demo_days
-    from reid_pipeline.defs.resources import IdentityResource
     from reid_pipeline.lib.evaluation.ground_truth import clip_index, demo_detections, source_detections
     from reid_pipeline.lib.evaluation.pipeline_eval import (
         identity_scores,
@@ -60,7 +63,7 @@ def evaluate_profile(settings: Settings, profile: str, work: Path, gt: Path, sou
     # The ground truth boxes people only: the parked car and van are not errors of the run.
     everything = source_detections(demo_detections(str(work)), clip_index(Path(scoped.storage.raw_root)))
     detections = [d for d in everything if d["entity_type"] == "person"]
-    store = IdentityResource(**scoped.identity.model_dump()).store(str(work))
+    store = identity_store(scoped)
     predicted = {r["tracklet_id"]: r["entity_id"] for r in store.rows("entity_members")}
     matched = match_detections(detections, truth, iou)
     labels = tracklet_truth(detections, matched, set(truth))
@@ -75,7 +78,7 @@ def evaluate_profile(settings: Settings, profile: str, work: Path, gt: Path, sou
 
 
 def cmd_eval_pipeline(args: argparse.Namespace, settings: Settings) -> int:
-    from reid_pipeline.lib.storage import local_folder
+    from reid_pipeline.lib.storage.parquet import local_folder
 
     requested = [args.profile] if args.profile in PROFILES else list(PROFILES)
     # The runs need local footage and state, so their default home is local even for an object-store data root.
@@ -239,9 +242,105 @@ def _print_tracker_row(r: dict[str, object], header: bool) -> None:
     )
 
 
+def cmd_eval_retrieval(args: argparse.Namespace) -> int:
+    from reid_pipeline.lib.evaluation.run_retrieval import retrieval_from_folders, retrieval_from_vectors
+
+    if args.vectors:
+        scores = retrieval_from_vectors(Path(args.vectors), args.rerank)
+        model = f"vectors from {args.vectors}"
+    elif args.query and args.gallery:
+        from reid_pipeline.lib.embedding.factory import build_embedder
+        from reid_pipeline.lib.embedding.types import resolve_batch_size
+
+        settings = settings_from(args)
+        spec = settings.embedding
+        configure_models(settings, detection=False, embedding=True)
+        embedder = build_embedder(spec, spec.profile)
+        batch = resolve_batch_size(spec.batch_size, embedder)
+        scores = retrieval_from_folders(
+            embedder, Path(args.query), Path(args.gallery), batch, spec.workers, args.rerank
+        )
+        model = f"{embedder.backend}:{embedder.model_name}"
+    else:
+        raise ValueError("pass --query and --gallery folders, or --vectors")
+    report = {"model": model, "rerank": args.rerank, **scores.as_dict()}
+    if args.plot:
+        from reid_pipeline.lib.evaluation.plots import plot_cmc
+
+        report["plot"] = str(plot_cmc(scores.cmc, Path(args.plot), f"CMC, {model}"))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"retrieval ({model}): " + ", ".join(f"{k} {v}" for k, v in report.items() if k != "model"))
+    return 0
+
+
+def cmd_eval_tracking(args: argparse.Namespace) -> int:
+    from reid_pipeline.lib.evaluation.tracking import METRICS, evaluate_tracking
+
+    scores = evaluate_tracking(Path(args.gt), Path(args.pred), args.iou)
+    if args.json:
+        print(json.dumps(scores, indent=2))
+        return 0
+    for name, label in METRICS.items():
+        print(f"{label:<20} {scores[name]}")
+    return 0
+
+
+SWEEP_THRESHOLDS = tuple(round(0.5 + 0.02 * i, 2) for i in range(25))  # 0.50 ... 0.98
+SWEEP_WEIGHTS = (0.0, 0.2, 0.4)
+
+
+def cmd_eval_clustering(args: argparse.Namespace) -> int:
+    from reid_pipeline.defs.resources import IdentityResource
+    from reid_pipeline.lib.evaluation.clustering_metrics import score_clustering
+    from reid_pipeline.lib.evaluation.sweep import config_snippet, read_labels, stored_membership, sweep
+
+    settings = settings_from(args, quiet=True)
+    resource = IdentityResource(**settings.identity.model_dump())
+    store = identity_store(settings)
+    truth = read_labels(Path(args.labels))
+    report: dict[str, object] = {"stored": score_clustering(stored_membership(store), truth).as_dict()}
+    if args.sweep:
+        # The thresholds the pipeline used follow the stored vectors' backend; the profile only guesses it.
+        backend = store.embedding_backend() or (
+            "imagenet-cnn" if settings.embedding.profile == "offline" else "open_clip"
+        )
+        params = resource.params(backend)
+        in_force = {
+            "embedding_backend": backend,
+            "match_threshold": params.match_threshold,
+            "link_threshold": params.link_threshold,
+        }
+        report["in_force"] = in_force
+        results = sweep(store, truth, params, SWEEP_THRESHOLDS, SWEEP_WEIGHTS)
+        best = max(results, key=lambda r: (r["pairwise_f1"], -abs(float(r["attribute_weight"]) - 0.2)))
+        report.update(sweep=results, best=best, config=config_snippet(best))
+        if args.write_config:
+            Path(args.write_config).write_text(config_snippet(best))
+        if args.plot:
+            from reid_pipeline.lib.evaluation.plots import plot_precision_recall
+
+            report["plot"] = str(plot_precision_recall(results, Path(args.plot), "identities vs labels"))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print("stored identities vs labels: " + ", ".join(f"{k} {v}" for k, v in report["stored"].items()))  # type: ignore[attr-defined]
+    if args.sweep:
+        print(f"{'threshold':>9} {'weight':>6} {'pair P':>7} {'pair R':>7} {'pair F1':>7} {'B3 F1':>6} {'ARI':>6}")
+        for r in report["sweep"]:  # type: ignore[attr-defined]
+            print(
+                f"{r['match_threshold']:>9} {r['attribute_weight']:>6} {r['pairwise_precision']:>7}"
+                f" {r['pairwise_recall']:>7} {r['pairwise_f1']:>7} {r['bcubed_f1']:>6} {r['ari']:>6}"
+            )
+        print(f"in force: match_threshold {in_force['match_threshold']} for {in_force['embedding_backend']} vectors")
+        print(f"best setting:\n{report['config']}")
+    return 0
+
+
 def _truth_arguments(parser: argparse.ArgumentParser) -> None:
     """What every command scored against ground truth takes: labels, video, IoU, output format."""
-    from reid_pipeline.lib.demo_footage import VTEST_PATH
+    from reid_pipeline.lib.footage.demo import VTEST_PATH
 
     parser.add_argument("--labels", required=True, help="MOTChallenge ground truth of the video (people)")
     parser.add_argument("--source", default=str(VTEST_PATH), help="the video the ground truth describes")
@@ -249,12 +348,17 @@ def _truth_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
-def add_parser(
-    eval_sub: argparse._SubParsersAction,
-    common: argparse.ArgumentParser,
-    run: Callable[[Callable[[argparse.Namespace, Settings], int]], Callable[[argparse.Namespace], int]],
-) -> None:
-    """Register ``eval pipeline | detection | tracker``; ``run(handler)`` wraps a handler with settings loading."""
+def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Register ``eval retrieval | tracking | clustering | pipeline | detection | tracker``."""
+    evaluation = sub.add_parser("eval", help="measure re-identification quality")
+    eval_sub = evaluation.add_subparsers(dest="evaluation", required=True)
+    _add_stored_parsers(eval_sub, common)
+    _add_truth_parsers(eval_sub, common)
+
+
+def _add_truth_parsers(eval_sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """The commands scored against hand-labelled ground truth of a video."""
+    run = with_settings
 
     parser = eval_sub.add_parser(
         "pipeline", parents=[common], help="run the demo per profile; identity F1 and IDF1 against ground truth"
@@ -287,3 +391,34 @@ def add_parser(
     tracker.add_argument("--stitch-gap-s", default="0,4", help="stitching gaps in seconds (0 = off), comma-separated")
     tracker.add_argument("--match-buffer", default="0,0.5,1", help="buffered-IoU scales, comma-separated")
     tracker.set_defaults(func=run(cmd_eval_tracker))
+
+
+def _add_stored_parsers(eval_sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """The commands that score vectors, tracker files or stored identities."""
+    retrieval = eval_sub.add_parser(
+        "retrieval", parents=[common], help="mAP and CMC on a Market-1501 style query/gallery split"
+    )
+    retrieval.add_argument("--query", help="folder of query images named <pid>_c<cam>s<seq>_<frame>_<idx>.jpg")
+    retrieval.add_argument("--gallery", help="folder of gallery images, same naming")
+    retrieval.add_argument("--vectors", help="instead of images: Parquet of name, split (query|gallery), vector")
+    retrieval.add_argument(
+        "--rerank", action="store_true", help="k-reciprocal re-ranking (k1=20, k2=6, lambda=0.3) before scoring"
+    )
+    retrieval.add_argument("--plot", help="write the CMC curve (ranks 1-20) to this PNG file")
+    retrieval.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    retrieval.set_defaults(func=cmd_eval_retrieval)
+    tracking = eval_sub.add_parser("tracking", help="MOTA, MOTP, IDF1 of MOTChallenge files (py-motmetrics)")
+    tracking.add_argument("--gt", required=True, help="ground truth, MOTChallenge text (frame,id,x,y,w,h,conf,...)")
+    tracking.add_argument("--pred", required=True, help="tracker output, same format")
+    tracking.add_argument("--iou", type=float, default=0.5, help="least IoU for a match (default 0.5)")
+    tracking.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    tracking.set_defaults(func=cmd_eval_tracking)
+    clustering = eval_sub.add_parser(
+        "clustering", parents=[common], help="stored identities vs true labels; threshold sweep with the best setting"
+    )
+    clustering.add_argument("--labels", required=True, help="CSV or Parquet of tracklet_id, identity")
+    clustering.add_argument("--sweep", action="store_true", help="re-run matching over thresholds and weights")
+    clustering.add_argument("--write-config", help="write the best setting as a TOML snippet to this file")
+    clustering.add_argument("--plot", help="with --sweep: write the precision-recall plot to this PNG file")
+    clustering.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    clustering.set_defaults(func=cmd_eval_clustering)

@@ -15,7 +15,7 @@ from itertools import combinations
 
 import numpy as np
 
-from reid_pipeline.lib.sample_crops import SampleCrop
+from reid_pipeline.lib.bench.sample_crops import SampleCrop
 
 
 def labelled_pairs(crops: Sequence[SampleCrop]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:

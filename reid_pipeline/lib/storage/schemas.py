@@ -10,6 +10,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from reid_pipeline.lib.attributes.vocabulary import FLAT_FIELDS
+
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 FOOTAGE_MANIFEST = pa.schema(
@@ -163,15 +165,7 @@ ATTRIBUTES = pa.schema(
         pa.field("attributes", pa.string(), nullable=False),  # JSON: the full validated description
         pa.field("summary", pa.string(), nullable=False),  # human-readable, e.g. "red jacket, black backpack"
         # Flattened common fields (null where the entity type has no such field or it is unknown).
-        pa.field("color", pa.string()),  # vehicle / animal body colour
-        pa.field("upper_color", pa.string()),
-        pa.field("upper_type", pa.string()),
-        pa.field("lower_color", pa.string()),
-        pa.field("lower_type", pa.string()),
-        pa.field("headwear", pa.string()),
-        pa.field("bag", pa.string()),
-        pa.field("body_type", pa.string()),
-        pa.field("species", pa.string()),
+        *(pa.field(name, pa.string()) for name in FLAT_FIELDS),  # ``color``: vehicle / animal body colour
         pa.field("field_confidence", pa.map_(pa.string(), pa.float32())),  # per field, 0..1
         pa.field("confidence", pa.float32(), nullable=False),  # mean over known fields; 0 when all unknown
         pa.field("status", pa.string(), nullable=False),  # ok | repaired | unknown

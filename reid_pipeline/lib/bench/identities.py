@@ -22,7 +22,7 @@ from reid_pipeline.lib.identity.daily import appearance_node, cluster_day
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.scoring import impossible_together
 from reid_pipeline.lib.identity.store import IdentityStore
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 DATE = "2024-05-01"
 CAMERAS = ("gate", "plaza", "yard", "dock")
