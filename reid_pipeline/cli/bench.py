@@ -140,13 +140,14 @@ def cmd_bench_identities(args: argparse.Namespace) -> int:
     from reid_pipeline.lib.bench.identities import bench_identities
 
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
-    report = bench_identities(sizes, args.dims, args.all_pairs_max, args.search_rows, args.ann_min_rows, args.full_max)
+    report = bench_identities(sizes, args.dims, args.all_pairs_max, args.search_rows, args.ann_min_rows)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     print(f"identity clustering on synthetic {report['dims']}-d appearances (about 5 per identity, 4 cameras)")
     print(
-        f"{'appearances':>11} {'kNN ingest+index s':>18} {'kNN cluster s':>13} {'kNN F1':>7} {'all-pairs s':>11} {'all-pairs F1':>12}"
+        f"{'appearances':>11} {'write s':>8} {'read s':>7} {'cluster s':>9} {'write daily s':>13} {'F1':>7}"
+        f" {'all-pairs s':>11} {'all-pairs F1':>12}  candidates"
     )
     for arm in report["clustering"]:
         knn, pairs = arm["knn"], arm["all_pairs"]
@@ -155,16 +156,10 @@ def cmd_bench_identities(args: argparse.Namespace) -> int:
             if isinstance(pairs, dict)
             else f"{'skipped':>11} {'':>12}"
         )
-        if "cluster_s" in knn:
-            clustered = f"{knn['cluster_s']:>13} {knn['pairwise_f1']:>7}"
-        else:
-            clustered = f"{'~' + str(knn['cluster_s_extrapolated']):>13} {'n/a':>7}"
-        print(f"{arm['appearances']:>11} {knn['ingest_and_index_s']:>18} {clustered} {exact}")
-        if "knn_ms_per_query" in knn:
-            print(
-                f"{'':>11} (~: candidate search extrapolated from {knn['sampled_queries']} kNN queries"
-                f" at {knn['knn_ms_per_query']} ms each)"
-            )
+        print(
+            f"{arm['appearances']:>11} {knn['ingest_and_index_s']:>8} {knn['read_s']:>7} {knn['cluster_s']:>9}"
+            f" {knn['write_daily_s']:>13} {knn['pairwise_f1']:>7} {exact}  {knn['candidate_search']}"
+        )
     search = report["search"]
     if search:
         print(
@@ -214,8 +209,5 @@ def _add_identities_parser(bench_sub: argparse._SubParsersAction) -> None:
     identities.add_argument("--all-pairs-max", type=int, default=20_000, help="largest size the all-pairs arm runs at")
     identities.add_argument("--search-rows", type=int, default=1_000_000, help="rows for the search test (0: skip)")
     identities.add_argument("--ann-min-rows", type=int, default=100_000, help="rows from which the index is built")
-    identities.add_argument(
-        "--full-max", type=int, default=200_000, help="above this, time a sample of kNN queries and extrapolate"
-    )
     identities.add_argument("--json", action="store_true", help="print JSON instead of a table")
     identities.set_defaults(func=cmd_bench_identities)

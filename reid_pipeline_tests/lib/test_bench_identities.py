@@ -27,11 +27,9 @@ def test_exact_search_has_full_recall() -> None:
     assert result["index"] == "none (exact)" and result["recall_at_10"] == 1.0 and result["p50_ms"] > 0
 
 
-def test_large_sizes_time_a_sample_and_say_they_extrapolate() -> None:
-    report = bench_identities(
-        [3000], dims=32, all_pairs_max=0, search_rows=0, ann_min_rows=10**6, full_max=1000, sample=100
-    )
+def test_every_size_is_measured_in_full() -> None:
+    report = bench_identities([1500], dims=32, all_pairs_max=0, search_rows=0, ann_min_rows=10**6)
     knn = report["clustering"][0]["knn"]
-    assert knn["sampled_queries"] == 100 and knn["knn_ms_per_query"] > 0
-    assert knn["cluster_s_extrapolated"] == pytest.approx(knn["knn_ms_per_query"] * 3, rel=0.05, abs=1)
+    assert knn["daily_entities"] > 0 and knn["candidate_search"] == "exact (in memory)"
+    assert knn["pairwise_f1"] > 0.95 and knn["cluster_s"] > 0
     assert report["clustering"][0]["all_pairs"] == "skipped (does not fit)"
