@@ -136,8 +136,40 @@ def cmd_bench_separation(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_identity_days(args: argparse.Namespace) -> int:
+    from reid_pipeline.lib.bench.identity_days import bench_identity_days
+
+    report = bench_identity_days(
+        args.days, args.per_day, args.dims, upkeep=not args.no_upkeep, progress=None if args.json else print
+    )
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(
+        f"{args.days} nights of {args.per_day} synthetic appearances ({report['population']} recurring identities,"
+        f" a fifth of them each day); table upkeep {'on' if report['upkeep'] else 'off'}"
+    )
+    print(f"{'day':>5} {'daily s':>8} {'link s':>7} {'total s':>8} {'median of 5 days s':>19}  linking")
+    for day, row in report["report"].items():
+        print(
+            f"{day:>5} {row['daily_s']:>8} {row['link_s']:>7} {row['total_s']:>8} {row['median_5_days_s']:>19}  {row['mode']}"
+        )
+    print(
+        f"last / first day: {report['last_over_first']} (medians: {report['last_over_first_median']}); "
+        f"{report['entities']} entities for {report['identities_seen']} identities, pairwise F1 {report['pairwise_f1']}"
+    )
+    print(
+        "filtered queries at the end (median ms): "
+        + ", ".join(f"{k} {v}" for k, v in report["filtered_query_ms"].items())
+    )
+    return 0
+
+
 def cmd_bench_identities(args: argparse.Namespace) -> int:
     from reid_pipeline.lib.bench.identities import bench_identities
+
+    if args.days:
+        return cmd_bench_identity_days(args)
 
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
     report = bench_identities(sizes, args.dims, args.all_pairs_max, args.search_rows, args.ann_min_rows)
@@ -209,5 +241,10 @@ def _add_identities_parser(bench_sub: argparse._SubParsersAction) -> None:
     identities.add_argument("--all-pairs-max", type=int, default=20_000, help="largest size the all-pairs arm runs at")
     identities.add_argument("--search-rows", type=int, default=1_000_000, help="rows for the search test (0: skip)")
     identities.add_argument("--ann-min-rows", type=int, default=100_000, help="rows from which the index is built")
+    identities.add_argument(
+        "--days", type=int, default=0, help="instead: this many nights of identity work, one by one"
+    )
+    identities.add_argument("--per-day", type=int, default=3000, help="with --days: appearances per day")
+    identities.add_argument("--no-upkeep", action="store_true", help="with --days: never optimize tables after writes")
     identities.add_argument("--json", action="store_true", help="print JSON instead of a table")
     identities.set_defaults(func=cmd_bench_identities)

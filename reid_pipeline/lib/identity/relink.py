@@ -29,7 +29,7 @@ from reid_pipeline.lib.identity.link_guard import LinkGuard, LinkState, RelinkCo
 from reid_pipeline.lib.identity.linking import EntityState, apply_names, link_day, link_days
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.refresh import refresh_timelines
-from reid_pipeline.lib.identity.store import IdentityStore, day_fingerprint, quoted
+from reid_pipeline.lib.identity.store import IdentityStore, as_rows, day_fingerprint, quoted
 from reid_pipeline.lib.identity.tables import DAY_FINGERPRINTS, ENTITY_MEMBERS, entities_schema
 
 NEW_ENTITY_COLUMNS = ("summary_n", "attribute_votes")
@@ -184,7 +184,7 @@ def _full(
 
     def write() -> str | None:
         if store.has("entities") and any(c not in store.table("entities").schema.names for c in NEW_ENTITY_COLUMNS):
-            store.lance.db.drop_table("entities")  # an older layout: rewritten whole below
+            store.forget_table("entities")  # an older layout: rewritten whole below
         store.write_all("entities", entities_schema(dims), "entity_id", result.entities)
         store.write_all("entity_members", ENTITY_MEMBERS, "tracklet_id", result.members)
         store.write_review("daily_entity", None, result.review)
@@ -216,11 +216,12 @@ def _one_day(
     before_commit: Callable[[], None] | None,
 ) -> str:
     """Link one new day, later than every linked day, against the stored global entities."""
-    day = sorted(store.rows("daily_entities", f"date = {quoted(date)}"), key=lambda r: r["daily_entity_id"])
-    candidates = _nearest_entities(store, day, params.k)
+    day = sorted(as_rows(store.arrow("daily_entities", f"date = {quoted(date)}")), key=lambda r: r["daily_entity_id"])
+    candidates, found = _nearest_entities(store, day, params.k)
     owners = _owners(store, _correction_tracklets(corrections))
-    wanted = {e for ids in candidates.values() for e in ids} | set(owners.values())
-    entities = {r["entity_id"]: EntityState.from_row(r) for r in _rows_in(store, "entities", "entity_id", wanted)}
+    entities = {r["entity_id"]: EntityState.from_row(r) for r in found}
+    pinned = set(owners.values()) - set(entities)
+    entities.update({r["entity_id"]: EntityState.from_row(r) for r in _rows_in(store, "entities", "entity_id", pinned)})
     links = link_day(date, day, candidates, entities, owners.get, params, corrections)
     owners.update({m["tracklet_id"]: m["entity_id"] for m in links.members})
     named = _named_entities(store, corrections, owners, entities, links.changed)
@@ -297,14 +298,14 @@ def _named_entities(
     return {e: s for e, s in chosen.items() if e in changed or (s.name, s.watch) != before[e]}
 
 
-def _nearest_entities(store: IdentityStore, day: list[Any], k: int) -> dict[str, list[str]]:
-    """Each daily entity's ``k`` nearest global entities of its type, from the ``entities`` table."""
+def _nearest_entities(store: IdentityStore, day: list[Any], k: int) -> tuple[dict[str, list[str]], list[Any]]:
+    """Each daily entity's ``k`` nearest global entities of its type, from the ``entities`` table, and the
+    rows of those entities (the search returns them whole: no second read)."""
     if not day or not store.has("entities"):
-        return {}
+        return {}, []
     table = store.table("entities")
-    if table.count_rows() == 0:
-        return {}
     out: dict[str, list[str]] = {}
+    found: dict[str, Any] = {}
     for entity_type in sorted({r["entity_type"] for r in day}):
         rows = [r for r in day if r["entity_type"] == entity_type]
         vectors = np.stack([np.asarray(r["vector"], dtype=np.float32) for r in rows])
@@ -315,13 +316,14 @@ def _nearest_entities(store: IdentityStore, day: list[Any], k: int) -> dict[str,
             .limit(k)
             .nprobes(20)
             .refine_factor(5)
-            .select(["entity_id", "_distance"])
             .to_arrow()
         )
         queries = hits.column("query_index").to_pylist() if "query_index" in hits.column_names else [0] * hits.num_rows
-        for query, entity_id in zip(queries, hits.column("entity_id").to_pylist(), strict=True):
-            out.setdefault(rows[int(query)]["daily_entity_id"], []).append(entity_id)
-    return out
+        for query, row in zip(queries, as_rows(hits.drop_columns(["_distance"])), strict=True):
+            row.pop("query_index", None)
+            out.setdefault(rows[int(query)]["daily_entity_id"], []).append(row["entity_id"])
+            found[row["entity_id"]] = row
+    return out, list(found.values())
 
 
 def _correction_tracklets(corrections: CorrectionSet) -> set[str]:

@@ -21,7 +21,7 @@ from reid_pipeline.lib.identity.tables import (
     daily_entities_schema,
     entities_schema,
 )
-from reid_pipeline.lib.storage.lance import LanceStore
+from reid_pipeline.lib.storage.lance import LanceStore, UpkeepPolicy
 from reid_pipeline.lib.storage.parquet import join
 from reid_pipeline.lib.storage.schemas import Row
 
@@ -32,6 +32,7 @@ SCALAR_INDEXES = {
     "appearances": ["date", "camera_id", "entity_type", "tracklet_id"],
     "daily_entities": ["date", "entity_type"],
     "entity_members": ["date", "entity_id", "tracklet_id"],
+    "entities": ["entity_id", "entity_type"],
     "entity_timelines": ["date", "entity_id"],
 }
 
@@ -49,6 +50,22 @@ def day_fingerprint(date: str, daily: pa.Table) -> Row:
     return {"date": date, "fingerprint": digest.hexdigest()}
 
 
+def as_rows(table: pa.Table | None) -> list[Row]:
+    """Rows of an Arrow table; a vector column becomes float32 numpy rows (a list of Python floats per row
+    costs more than everything else done with it)."""
+    if table is None or table.num_rows == 0:
+        return []
+    if "vector" not in table.schema.names:
+        rows: list[Row] = table.to_pylist()
+        return rows
+    column = table.column("vector").combine_chunks()
+    vectors = column.flatten().to_numpy(zero_copy_only=False).reshape(table.num_rows, column.type.list_size)
+    rows = table.drop_columns(["vector"]).to_pylist()
+    for row, vector in zip(rows, vectors, strict=True):
+        row["vector"] = vector
+    return rows
+
+
 def quoted(value: str) -> str:
     """A SQL string literal (ids come from file and camera names, which may hold quotes)."""
     return "'" + value.replace("'", "''") + "'"
@@ -57,10 +74,13 @@ def quoted(value: str) -> str:
 class IdentityStore:
     """The identity tables of one LanceDB database, with the vector and scalar indexes they need."""
 
-    def __init__(self, uri: str, ann_min_rows: int) -> None:
+    def __init__(self, uri: str, ann_min_rows: int, upkeep: UpkeepPolicy | None = None) -> None:
         self.lance = LanceStore(uri)
         self.uri = uri
         self.ann_min_rows = ann_min_rows
+        self.upkeep = upkeep or UpkeepPolicy()
+        self.upkept: dict[str, str] = {}  # what the upkeep policy did to each table, for asset metadata
+        self._known: set[str] = set()  # tables seen to exist (listing tables is a round trip each time)
         # The vector index state of each table written through this store, in words, for asset metadata.
         self.vector_index: dict[str, str] = {}
 
@@ -70,7 +90,14 @@ class IdentityStore:
         return cls(identity.lancedb_uri or join(data_root, "lancedb"), identity.ann_min_rows)
 
     def has(self, name: str) -> bool:
-        return name in self.lance.table_names()
+        if name not in self._known:
+            self._known.update(self.lance.table_names())
+        return name in self._known
+
+    def forget_table(self, name: str) -> None:
+        """Drop a table (an outdated layout about to be rewritten whole)."""
+        self.lance.db.drop_table(name)
+        self._known.discard(name)
 
     def table(self, name: str) -> Any:
         return self.lance.db.open_table(name)
@@ -156,6 +183,10 @@ class IdentityStore:
         report = self.lance.ensure_indexes(name, SCALAR_INDEXES.get(name, []), vector, self.ann_min_rows)
         if report.vector is not None:
             self.vector_index[name] = report.vector
+        if SCALAR_INDEXES.get(name) or vector:  # tables without indexes are small; nothing to keep up
+            done = self.lance.upkeep(name, self.upkeep)
+            if done:
+                self.upkept[name] = done
 
     # Table-specific helpers -------------------------------------------------------------------
 
