@@ -35,7 +35,6 @@ COLUMNS = (
     "flat_attributes",
 )
 BIG_CHECK = 64  # member pairs from which a conflict check between two groups is done in numpy
-PAIR_CHUNK = 262_144
 
 
 @dataclass
@@ -134,28 +133,25 @@ def day_edges(day: DayColumns, params: MatchParams) -> EdgeArrays:
     for i, entity_type in enumerate(day.entity_types):
         by_type.setdefault(entity_type, []).append(i)
     least = least_cosine(params, floor) - 1e-6
-    keys = []
+    keys, sims = [], []
     for _, members in sorted(by_type.items()):
         idx = np.array(members, dtype=np.int64)
         found = neighbour_pairs(day.vectors[idx], params.k, least)
         a, b = idx[found.query], idx[found.other]
         keys.append(np.minimum(a, b) * n + np.maximum(a, b))
-    unique = np.unique(np.concatenate(keys)) if keys else np.empty(0, np.int64)
+        sims.append(found.similarity.astype(np.float64))
+    key = np.concatenate(keys) if keys else np.empty(0, np.int64)
+    sim = np.concatenate(sims) if sims else np.empty(0, np.float64)
+    # A pair found from both ends keeps the larger of its two products (they may differ in the last bit).
+    order = np.lexsort((-sim, key))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    unique, cosine = key[order][first], sim[order][first]
     a, b = unique // max(n, 1), unique % max(n, 1)
-    cosine = pair_cosines(day.vectors, a, b)
     agreement = pair_agreement(attribute_codes(day.flat_attributes), a, b)
     score = fused_scores(cosine, agreement, params.attribute_weight)
     keep = score >= floor
     return EdgeArrays(a[keep], b[keep], score[keep], cosine[keep], agreement[keep], int(unique.size))
-
-
-def pair_cosines(vectors: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact inner products of row pairs (float32 sums, as ``np.dot`` of two rows), as float64."""
-    out = np.empty(a.size, dtype=np.float64)
-    for lo in range(0, a.size, PAIR_CHUNK):
-        hi = lo + PAIR_CHUNK
-        out[lo:hi] = np.einsum("ij,ij->i", vectors[a[lo:hi]], vectors[b[lo:hi]])
-    return out
 
 
 @dataclass(frozen=True)
