@@ -168,6 +168,7 @@ def entities(
             "lost_races_retried": report.lost_races,
             "timelines_refreshed_for_days": ", ".join(report.timelines_refreshed) or "none",
             "vector_index": store.vector_index.get("entities", "unchanged: nothing written"),
+            "table_upkeep": "; ".join(f"{t}: {what}" for t, what in sorted(store.upkept.items())) or "none due",
         }
     )
 

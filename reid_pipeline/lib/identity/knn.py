@@ -23,7 +23,7 @@ import numpy as np
 
 EXACT_MAX_ROWS = 20_000
 ROWS_PER_CELL = 1_000
-PROBED_CELLS = 8
+PROBED_CELLS = 6  # at 100 k rows, F1 and time: 4 probes 0.9957 (0.55x), 6 probes 0.9993 (0.75x), 8 probes 0.9997
 KMEANS_ROUNDS = 8
 KMEANS_SAMPLE_PER_CELL = 40
 BLOCK_ROWS = 2_048  # queries per matrix product on the exact path
