@@ -79,6 +79,25 @@ def test_incremental_linking_equals_a_full_relink_on_random_days(tmp_path: Path)
         assert sum(len(s) == 1 for s in spread.values()) >= 0.9 * len(spread), "entities are mostly pure"
 
 
+def test_a_late_camera_on_the_newest_day_undoes_and_relinks_only_that_day(tmp_path: Path) -> None:
+    world, days = random_days(seed=6)
+    store = store_at(tmp_path)
+    for date in DAYS[:5]:
+        run_day(store, date, days[date])
+        relink(store, PARAMS, interpret(store.corrections()))
+    newest = DAYS[4]
+    late = [world.appearance(i, newest, "yard", 300 * i + 150, noise=0.25) for i in range(0, 14, 2)]
+    run_day(store, newest, days[newest] + late)  # the day again, with a third camera's tracklets
+
+    report = relink(store, PARAMS, interpret(store.corrections()))
+
+    assert report.mode == "incremental" and report.days_linked == [newest]
+    undone = linked(store)
+    assert {t["tracklet_id"] for t in late} <= set(undone[0])
+    relink(store, PARAMS, interpret(store.corrections()), full=True)
+    assert linked(store) == undone, "undo and relink of the newest day equals replaying every day"
+
+
 def test_three_backfill_orders_give_identical_ids_and_members(tmp_path: Path) -> None:
     _, days = random_days(seed=9)
     orders = [DAYS, DAYS[::-1], [DAYS[i] for i in (3, 0, 6, 1, 5, 2, 4)]]

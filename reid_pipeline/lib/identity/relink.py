@@ -7,7 +7,9 @@ once it is large) for their nearest entities, and only the entities it reaches a
 nightly cost does not grow with the history. Anything else, a day that arrives out of order or
 changed after it was linked, a day that went away, changed must-link / cannot-link corrections, a
 relink that died mid-commit, or an explicit ``full`` request, replays every day in date order
-(``linking.link_days``). Both paths run the same ``linking.link_day``, so the ids and members are the
+(``linking.link_days``). One exception keeps late cameras cheap: when the newest linked day changes, its
+link is undone from ``link_undo`` (the entities it changed, as they were before) and it is linked
+again on its own. Both paths run the same ``linking.link_day``, so the ids and members are the
 same whichever way, and in whatever order, the days came in.
 
 Every commit goes through ``LinkGuard``: a relink that lost a race starts again on the new state.
@@ -30,7 +32,7 @@ from reid_pipeline.lib.identity.linking import EntityState, apply_names, link_da
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.refresh import refresh_timelines
 from reid_pipeline.lib.identity.store import IdentityStore, as_rows, day_fingerprint, quoted
-from reid_pipeline.lib.identity.tables import DAY_FINGERPRINTS, ENTITY_MEMBERS, entities_schema
+from reid_pipeline.lib.identity.tables import DAY_FINGERPRINTS, ENTITY_MEMBERS, entities_schema, undo_schema
 
 NEW_ENTITY_COLUMNS = ("summary_n", "attribute_votes")
 IN_LIST_CHUNK = 500  # ids per ``IN (...)`` filter
@@ -101,10 +103,15 @@ def _step(
     linked = {r["date"]: r["fingerprint"] for r in store.rows("linked_days")}
     key = corrections_key(corrections)
     changed = sorted(d for d, f in written.items() if linked.get(d) != f)
-    why = _why_full(store, state, full, linked, written, changed, key)
+    undo = store.rows("link_undo") if store.has("link_undo") else []
+    undone_day = undo[0]["undo_date"] if undo else None
+    why = _why_full(store, state, full, linked, written, changed, key, undone_day)
     if why:
         report.mode, report.why_full = "full", why
         return _full(store, guard, state, params, corrections, written, key, report, before_commit)
+    if changed and changed[0] == state.linked_through:  # the newest day changed (a late camera)
+        report.mode = "incremental"
+        return _roll_back(store, guard, state, undo, linked, report, before_commit)
     if changed:
         report.mode = "incremental"
         return _one_day(
@@ -121,8 +128,10 @@ def _why_full(
     written: dict[str, str],
     changed: list[str],
     key: str,
+    undone_day: str | None,
 ) -> str:
-    """Why the days must be replayed in full; empty when the new days can be linked one by one."""
+    """Why the days must be replayed in full; empty when the new days can be linked one by one (after
+    undoing the newest day, when that is what changed and its undo rows are there)."""
     if full:
         return "asked for"
     if state.stale:
@@ -133,7 +142,8 @@ def _why_full(
         return f"days went away: {', '.join(sorted(set(linked) - set(written)))}"
     if linked and state.corrections_key != key:
         return "must-link or cannot-link corrections changed"
-    old = [d for d in changed if state.linked_through is not None and d <= state.linked_through]
+    newest = state.linked_through
+    old = [d for d in changed if newest is not None and (d < newest or (d == newest and undone_day != newest))]
     if old:
         return f"days not after the newest linked day ({state.linked_through}) changed or arrived: {', '.join(old)}"
     return ""
@@ -187,6 +197,7 @@ def _full(
             store.forget_table("entities")  # an older layout: rewritten whole below
         store.write_all("entities", entities_schema(dims), "entity_id", result.entities)
         store.write_all("entity_members", ENTITY_MEMBERS, "tracklet_id", result.members)
+        store.write_all("link_undo", undo_schema(dims), "entity_id", [])  # nothing to undo after a replay
         store.write_review("daily_entity", None, result.review)
         rows = [{"date": d, "fingerprint": f} for d, f in sorted(written.items())]
         store.write_all("linked_days", DAY_FINGERPRINTS, "date", rows)
@@ -227,8 +238,14 @@ def _one_day(
     named = _named_entities(store, corrections, owners, entities, links.changed)
     dims = len(day[0]["vector"]) if day else 1
 
+    undo = [
+        {**(entities[e].row() if e in entities else s.row()), "undo_date": date, "created": e not in entities}
+        for e, s in sorted(links.changed.items())
+    ]
+
     def write() -> str | None:
         rows = [state.row() for state in named.values()]
+        store.write_all("link_undo", undo_schema(dims), "entity_id", undo)
         report.entities_written += store.upsert("entities", entities_schema(dims), "entity_id", rows)
         store.write_day("entity_members", ENTITY_MEMBERS, "tracklet_id", date, links.members)
         store.write_review("daily_entity", date, links.review)
@@ -244,6 +261,38 @@ def _one_day(
     report.candidate_pairs += links.candidate_pairs
     report.review_pairs += len(links.review)
     return "stepped"
+
+
+def _roll_back(
+    store: IdentityStore,
+    guard: LinkGuard,
+    state: LinkState,
+    undo: list[Any],
+    linked: dict[str, str],
+    report: RelinkReport,
+    before_commit: Callable[[], None] | None,
+) -> str:
+    """Undo the newest linked day (its entities as they were before it, its members and pairs gone), so
+    the next step links it again. One commit; ``link_undo`` holds what that day's link changed."""
+    date = undo[0]["undo_date"]
+    fields = set(store.table("entities").schema.names)
+    restore = [{k: v for k, v in row.items() if k in fields} for row in undo if not row["created"]]
+    created = {row["entity_id"] for row in undo if row["created"]}
+    earlier = sorted(d for d in linked if d != date)
+    dims = len(undo[0]["vector"])
+
+    def write() -> str | None:
+        store.upsert("entities", entities_schema(dims), "entity_id", restore)
+        for lo in range(0, len(created), IN_LIST_CHUNK):
+            chunk = sorted(created)[lo : lo + IN_LIST_CHUNK]
+            store.table("entities").delete(f"entity_id IN ({', '.join(quoted(e) for e in chunk)})")
+        store.write_day("entity_members", ENTITY_MEMBERS, "tracklet_id", date, [])
+        store.write_review("daily_entity", date, [])
+        store.write_day("linked_days", DAY_FINGERPRINTS, "date", date, [])
+        store.write_all("link_undo", undo_schema(dims), "entity_id", [])
+        return earlier[-1] if earlier else None
+
+    return "stepped" if _commit(guard, state, before_commit, write, state.corrections_key) else "lost"
 
 
 def _names_only(

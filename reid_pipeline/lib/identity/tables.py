@@ -84,6 +84,15 @@ def entities_schema(dims: int) -> pa.Schema:
     )
 
 
+def undo_schema(dims: int) -> pa.Schema:
+    """``link_undo``: the entities the newest linked day changed, as they were before it (``created``: the
+    day started it), so a re-run of that day (a late camera) undoes and relinks it instead of replaying
+    every day."""
+    return pa.schema(
+        [*entities_schema(dims), pa.field("undo_date", pa.string(), nullable=False), pa.field("created", pa.bool_())]
+    )
+
+
 ENTITY_MEMBERS = pa.schema(
     [
         pa.field("tracklet_id", pa.string(), nullable=False),
