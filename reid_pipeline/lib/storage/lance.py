@@ -106,10 +106,21 @@ class LanceStore:
     def replace_partition(self, name: str, schema: pa.Schema, key: str, partition_filter: str, rows: pa.Table) -> int:
         """Make the rows matching ``partition_filter`` exactly ``rows``, in one commit; returns the row count.
 
-        Partitions written in parallel (other days, other processes) can collide on a commit; the write
-        replaces the whole partition, so it is simply tried again on a fresh view of the table.
+        A partition with no rows yet (the nightly case) is appended: a ``merge_insert`` joins against the
+        whole table, so its cost grows with the history, an append's does not. Should a parallel writer
+        have appended the same partition at the same time, the count after the append says so, and the
+        partition is replaced as below.
+
+        A partition that has rows is replaced with ``merge_insert`` (rows no longer there deleted). Partitions
+        written in parallel (other days, other processes) can collide on a commit; the write replaces the
+        whole partition, so it is simply tried again on a fresh view of the table.
         """
         data = rows.select(schema.names).cast(schema)
+        table = self.open_or_create(name, schema)
+        if data.num_rows and table.count_rows(partition_filter) == 0:
+            table.add(data)
+            if table.count_rows(partition_filter) == data.num_rows:
+                return data.num_rows
         for attempt in range(COMMIT_ATTEMPTS):
             table = self.open_or_create(name, schema)
             try:
@@ -120,7 +131,12 @@ class LanceStore:
                     .when_not_matched_by_source_delete(partition_filter)
                     .execute(data)
                 )
-                return int(table.count_rows(partition_filter))
+                written = int(table.count_rows(partition_filter))
+                if written != data.num_rows:  # two parallel appends left a key twice: settle by rewriting
+                    table.delete(partition_filter)
+                    table.add(data)
+                    written = int(table.count_rows(partition_filter))
+                return written
             except Exception as exc:
                 if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1:
                     raise
