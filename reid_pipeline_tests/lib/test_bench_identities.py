@@ -33,3 +33,14 @@ def test_every_size_is_measured_in_full() -> None:
     assert knn["daily_entities"] > 0 and knn["candidate_search"] == "exact (in memory)"
     assert knn["pairwise_f1"] > 0.95 and knn["cluster_s"] > 0
     assert report["clustering"][0]["all_pairs"] == "skipped (does not fit)"
+
+
+def test_nights_of_identity_work_are_timed_day_by_day() -> None:
+    from reid_pipeline.lib.bench.identity_days import bench_identity_days
+
+    report = bench_identity_days(days=4, per_day=100, dims=16, report_days=(1, 4))
+    assert list(report["report"]) == [1, 4] and len(report["all_days"]) == 4
+    assert [d["mode"] for d in report["all_days"]] == ["incremental"] * 4, "each night links only the new day"
+    assert report["population"] == 100 and report["pairwise_f1"] > 0.95
+    assert report["last_over_first"] == round(report["report"][4]["total_s"] / report["report"][1]["total_s"], 2)
+    assert set(report["filtered_query_ms"]) == {"appearances by date", "members by entity"}

@@ -51,8 +51,8 @@ def synthetic_day(day: int, per_day: int, looks: np.ndarray, rng: np.random.Gene
     midnight = int(datetime.combine(FIRST_DAY + timedelta(days=day), datetime.min.time(), UTC).timestamp()) * 10**6
     # Each identity's five sightings an hour apart, at its own time of day, so none overlap on a camera.
     base = rng.uniform(0, 18 * 3600, size=present.size)
-    starts = (np.repeat(base, PER_IDENTITY) + np.tile(np.arange(PER_IDENTITY) * 3600.0, present.size)) * 1e6
-    starts = starts.astype(np.int64) + midnight
+    seconds = np.repeat(base, PER_IDENTITY) + np.tile(np.arange(PER_IDENTITY) * 3600.0, present.size)
+    starts = (seconds * 1e6).astype(np.int64) + midnight
     cameras = [CAMERAS[i % len(CAMERAS)] for i in range(n)]
     table = pa.table(
         {
