@@ -13,13 +13,11 @@ import pyarrow as pa
 from reid_pipeline.lib.identity.tables import (
     CORRECTIONS,
     DAY_FINGERPRINTS,
-    ENTITY_MEMBERS,
     ENTITY_TIMELINES,
     REVIEW_QUEUE,
     WATCH_SIGHTINGS,
     appearances_schema,
     daily_entities_schema,
-    entities_schema,
 )
 from reid_pipeline.lib.storage.lance import LanceStore, UpkeepPolicy
 from reid_pipeline.lib.storage.parquet import join
@@ -215,10 +213,6 @@ class IdentityStore:
         scope = f"level = {quoted(level)}" + (f" AND date = {quoted(date)}" if date else "")
         data = pa.Table.from_pylist(rows, schema=REVIEW_QUEUE) if rows else REVIEW_QUEUE.empty_table()
         return self.lance.replace_partition("review_queue", REVIEW_QUEUE, "review_id", scope, data)
-
-    def write_entities(self, rows: list[Row], members: list[Row], dims: int) -> None:
-        self.write_all("entities", entities_schema(dims), "entity_id", rows)
-        self.write_all("entity_members", ENTITY_MEMBERS, "tracklet_id", members)
 
     def write_timelines(self, date: str, rows: list[Row]) -> int:
         return self.write_day("entity_timelines", ENTITY_TIMELINES, "timeline_id", date, rows)
