@@ -165,11 +165,30 @@ def cmd_bench_identity_days(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_index_upkeep(args: argparse.Namespace) -> int:
+    from reid_pipeline.lib.bench.index_upkeep import bench_index_upkeep
+
+    report = bench_index_upkeep(args.upkeep_days, args.per_day)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"appearances grown by {report['days']} days of {report['per_day']} rows; filtered reads, median ms")
+    for arm in report["arms"]:
+        reads = ", ".join(f"{k} {v}" for k, v in arm["median_ms"].items())
+        print(
+            f"upkeep {'on ' if arm['upkeep'] else 'off'}: {arm['rows']} rows, {arm['unindexed_rows']} unindexed,"
+            f" {arm['fragments']} fragments, writes {arm['write_s']} s; {reads}"
+        )
+    return 0
+
+
 def cmd_bench_identities(args: argparse.Namespace) -> int:
     from reid_pipeline.lib.bench.identities import bench_identities
 
     if args.days:
         return cmd_bench_identity_days(args)
+    if args.upkeep_days:
+        return cmd_bench_index_upkeep(args)
 
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
     report = bench_identities(sizes, args.dims, args.all_pairs_max, args.search_rows, args.ann_min_rows)
@@ -245,6 +264,12 @@ def _add_identities_parser(bench_sub: argparse._SubParsersAction) -> None:
         "--days", type=int, default=0, help="instead: this many nights of identity work, one by one"
     )
     identities.add_argument("--per-day", type=int, default=3000, help="with --days: appearances per day")
+    identities.add_argument(
+        "--upkeep-days",
+        type=int,
+        default=0,
+        help="instead: filtered reads on a table grown this many days, upkeep off/on",
+    )
     identities.add_argument("--no-upkeep", action="store_true", help="with --days: never optimize tables after writes")
     identities.add_argument("--json", action="store_true", help="print JSON instead of a table")
     identities.set_defaults(func=cmd_bench_identities)

@@ -44,3 +44,12 @@ def test_nights_of_identity_work_are_timed_day_by_day() -> None:
     assert report["population"] == 100 and report["pairwise_f1"] > 0.95
     assert report["last_over_first"] == round(report["report"][4]["total_s"] / report["report"][1]["total_s"], 2)
     assert set(report["filtered_query_ms"]) == {"appearances by date", "members by entity"}
+
+
+def test_the_upkeep_bench_compares_a_grown_table_with_and_without_optimize() -> None:
+    from reid_pipeline.lib.bench.index_upkeep import bench_index_upkeep
+
+    off, on = bench_index_upkeep(days=4, per_day=200)["arms"]
+    assert (off["upkeep"], on["upkeep"]) == (False, True) and off["rows"] == on["rows"] == 800
+    assert off["unindexed_rows"] == 600 and on["unindexed_rows"] == 0
+    assert set(on["median_ms"]) == set(off["median_ms"]) and min(on["median_ms"].values()) > 0
