@@ -140,7 +140,12 @@ def cmd_bench_identity_days(args: argparse.Namespace) -> int:
     from reid_pipeline.lib.bench.identity_days import bench_identity_days
 
     report = bench_identity_days(
-        args.days, args.per_day, args.dims, upkeep=not args.no_upkeep, progress=None if args.json else print
+        args.days,
+        args.per_day,
+        args.dims,
+        upkeep=not args.no_upkeep,
+        ann_min_rows=args.ann_min_rows,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
     if args.json:
         print(json.dumps(report, indent=2))

@@ -118,8 +118,8 @@ def bench_identity_days(
                     "mode": report.mode,
                 }
             )
-            if progress and (day + 1) in report_days:
-                progress(f"day {day + 1}: {total:.2f} s ({report.mode})")
+            if progress:
+                progress(f"day {day + 1}: {total:.2f} s (daily {daily:.2f}, link {total - daily:.2f}, {report.mode})")
         latency = filtered_query_latency(store, (FIRST_DAY + timedelta(days=days // 2)).isoformat())
         members = store.rows("entity_members", columns=["tracklet_id", "entity_id"])
         entities = store.table("entities").count_rows()
