@@ -34,6 +34,7 @@ COLUMNS = (
     "summary",
     "flat_attributes",
 )
+GROUP_BLOCK = 20_000  # daily entities whose mean vectors are computed at once
 BIG_CHECK = 64  # member pairs from which a conflict check between two groups is done in numpy
 
 
@@ -255,8 +256,13 @@ def daily_entities_table(day: DayColumns, groups: list[list[int]], flagged: set[
     sizes = np.array([len(group) for group in ordered], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     weights = np.maximum(day.quality[flat], 1e-3).astype(np.float32)
-    sums = np.add.reduceat(day.vectors[flat] * weights[:, None], starts, axis=0)
-    centroids = l2_normalise(sums)
+    centroids = np.empty((len(ordered), dims), dtype=np.float32)
+    # In blocks of whole groups: the weighted copy of a million vectors at once would double the memory.
+    for lo in range(0, len(ordered), GROUP_BLOCK):
+        hi = min(len(ordered), lo + GROUP_BLOCK)
+        rows = slice(int(starts[lo]), int(starts[hi - 1] + sizes[hi - 1]))
+        block = day.vectors[flat[rows]] * weights[rows, None]
+        centroids[lo:hi] = l2_normalise(np.add.reduceat(block, starts[lo:hi] - starts[lo], axis=0))
     first = np.minimum.reduceat(day.start_us[flat], starts)
     last = np.maximum.reduceat(day.end_us[flat], starts)
     heads, cameras, summaries, attributes, best, review = [], [], [], [], [], []
