@@ -94,7 +94,9 @@ def bench_identity_days(
     timings: list[dict[str, Any]] = []
     truth: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as folder:
-        store = IdentityStore(folder, ann_min_rows, UpkeepPolicy(enabled=upkeep))
+        # Versions are kept a minute, not the pipeline's hour: a year of nights inside an hour would
+        # otherwise keep every compacted copy on disk until the end.
+        store = IdentityStore(folder, ann_min_rows, UpkeepPolicy(enabled=upkeep, version_grace_s=60))
         for day in range(days):
             table, owner = synthetic_day(day, per_day, looks, rng)
             date = table.column("date")[0].as_py()
