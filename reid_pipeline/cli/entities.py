@@ -110,6 +110,7 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from reid_pipeline.lib.adaptation.site import adapt_query
     from reid_pipeline.lib.embedding.factory import build_embedder
     from reid_pipeline.lib.embedding.images import decode_jpeg
     from reid_pipeline.lib.identity.query import nearest_appearances
@@ -140,7 +141,12 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         image = decode_jpeg(path.read_bytes(), str(path))
         vector = embedder.forward(torch.stack([embedder.preprocess(image)]))[0]
         source = f"{embedder.backend}:{embedder.model_name}"
-    rows = nearest_appearances(identity_store(settings), vector, args.top, source)
+    store = identity_store(settings)
+    # Stored vectors may be site-adapted: the query goes through the adapter that made them.
+    folder = local_folder(settings.storage.data_root, settings.storage.local_dir) / "adaptation"
+    stored = {a for ids in store.adapter_ids("appearances").values() for a in ids}
+    vector = adapt_query(folder, stored, vector, text=args.text is not None)
+    rows = nearest_appearances(store, vector, args.top, source)
     emit(rows, args.json, ("entity_id", "similarity", "tracklet_id", "date", "camera_id", "start_time", "summary"))
     return 0
 

@@ -65,6 +65,7 @@ def evaluate_profile(settings: Settings, profile: str, work: Path, gt: Path, sou
     detections = [d for d in everything if d["entity_type"] == "person"]
     store = identity_store(scoped)
     predicted = {r["tracklet_id"]: r["entity_id"] for r in store.rows("entity_members")}
+    people = sum(1 for r in store.rows("entities", columns=["entity_type"]) if r["entity_type"] == "person")
     matched = match_detections(detections, truth, iou)
     labels = tracklet_truth(detections, matched, set(truth))
     return {
@@ -72,6 +73,8 @@ def evaluate_profile(settings: Settings, profile: str, work: Path, gt: Path, sou
         "data_root": str(work),
         "detections": len(detections),
         "matched_to_ground_truth": sum(1 for v in matched.values() if v),
+        "person_entities": people,  # to hold against the ground truth's number of people
+        "tracklet_labels": labels,  # tracklet -> true person, for `eval clustering --labels`
         "identity": identity_scores(detections, labels, predicted),
         "tracking": tracking_scores(detections, matched, truth, predicted, gt, iou),
     }
@@ -87,7 +90,7 @@ def cmd_eval_pipeline(args: argparse.Namespace, settings: Settings) -> int:
         if args.work_dir
         else local_folder(settings.storage.data_root, settings.storage.local_dir) / "eval"
     )
-    reports = []
+    reports: list[dict] = []
     for profile in requested:
         missing = _standard_missing(settings) if profile == "standard" else None
         if missing:
@@ -98,6 +101,13 @@ def cmd_eval_pipeline(args: argparse.Namespace, settings: Settings) -> int:
                 settings, profile, work_root / f"pipeline-{profile}", Path(args.labels), Path(args.source), args.iou
             )
         )
+    for report in reports:
+        labels = report.pop("tracklet_labels", None)
+        if args.write_labels and labels is not None:
+            path = Path(args.write_labels) / f"{report['profile']}-tracklet-labels.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("tracklet_id,identity\n" + "".join(f"{t},{p}\n" for t, p in sorted(labels.items())))
+            report["tracklet_labels_csv"] = str(path)
     if args.json:
         print(json.dumps(reports, indent=2))
         return 0
@@ -113,7 +123,8 @@ def _print_report(report: dict) -> None:
     identity, tracking = report["identity"], report["tracking"]
     print(
         f"{report['profile']}: {identity['labelled_tracklets']} labelled tracklets of {identity['people']} people "
-        f"({report['matched_to_ground_truth']}/{report['detections']} boxes on ground truth)"
+        f"({report['matched_to_ground_truth']}/{report['detections']} boxes on ground truth); "
+        f"{report['person_entities']} person entities"
     )
     print(f"  {'pairs':<14} {'precision':>9} {'recall':>7} {'F1':>7} {'true pairs':>10} {'pairs':>6}")
     for name in ("all_pairs", "cross_camera", "cross_day"):
@@ -125,6 +136,8 @@ def _print_report(report: dict) -> None:
         print(
             f"  {name:<16} IDF1 {s['idf1']}  IDP {s['idp']}  IDR {s['idr']}  MOTA {s['mota']}  switches {s['num_switches']}"
         )
+    if "tracklet_labels_csv" in report:
+        print(f"  tracklet labels: {report['tracklet_labels_csv']} (for eval clustering --labels)")
 
 
 DETECTION_BACKENDS = ("ssd", "hog", "yolo")
@@ -287,17 +300,18 @@ def cmd_eval_tracking(args: argparse.Namespace) -> int:
     return 0
 
 
-SWEEP_THRESHOLDS = tuple(round(0.5 + 0.02 * i, 2) for i in range(25))  # 0.50 ... 0.98
+# 0.10 ... 0.98: centred (site-adapted) vectors match around 0.3, raw ImageNet CNN vectors around 0.9.
+SWEEP_THRESHOLDS = tuple(round(0.1 + 0.02 * i, 2) for i in range(45))
 SWEEP_WEIGHTS = (0.0, 0.2, 0.4)
 
 
 def cmd_eval_clustering(args: argparse.Namespace) -> int:
-    from reid_pipeline.defs.resources import IdentityResource
     from reid_pipeline.lib.evaluation.clustering_metrics import score_clustering
     from reid_pipeline.lib.evaluation.sweep import config_snippet, read_labels, stored_membership, sweep
+    from reid_pipeline.lib.identity.params import MatchParams
+    from reid_pipeline.lib.identity.thresholds import adaptation_kind
 
     settings = settings_from(args, quiet=True)
-    resource = IdentityResource(**settings.identity.model_dump())
     store = identity_store(settings)
     truth = read_labels(Path(args.labels))
     report: dict[str, object] = {"stored": score_clustering(stored_membership(store), truth).as_dict()}
@@ -306,9 +320,12 @@ def cmd_eval_clustering(args: argparse.Namespace) -> int:
         backend = store.embedding_backend() or (
             "imagenet-cnn" if settings.embedding.profile == "offline" else "open_clip"
         )
-        params = resource.params(backend)
+        adapters = {a for ids in store.adapter_ids("appearances").values() for a in ids}
+        adaptation = adaptation_kind(min(adapters)) if adapters else "none"
+        params = MatchParams.from_settings(settings.identity, backend, adaptation)
         in_force = {
             "embedding_backend": backend,
+            "adaptation": adaptation,
             "match_threshold": params.match_threshold,
             "link_threshold": params.link_threshold,
         }
@@ -333,7 +350,10 @@ def cmd_eval_clustering(args: argparse.Namespace) -> int:
                 f"{r['match_threshold']:>9} {r['attribute_weight']:>6} {r['pairwise_precision']:>7}"
                 f" {r['pairwise_recall']:>7} {r['pairwise_f1']:>7} {r['bcubed_f1']:>6} {r['ari']:>6}"
             )
-        print(f"in force: match_threshold {in_force['match_threshold']} for {in_force['embedding_backend']} vectors")
+        print(
+            f"in force: match_threshold {in_force['match_threshold']} for {in_force['embedding_backend']} vectors, "
+            f"site adaptation {in_force['adaptation']}"
+        )
         print(f"best setting:\n{report['config']}")
     return 0
 
@@ -367,6 +387,12 @@ def _add_truth_parsers(eval_sub: argparse._SubParsersAction, common: argparse.Ar
     parser.add_argument(
         "--work-dir",
         help="where each profile's run goes (default: <local folder>/eval, i.e. <data root>/eval when local)",
+    )
+    parser.add_argument(
+        "--write-labels",
+        metavar="DIR",
+        help="also write <DIR>/<profile>-tracklet-labels.csv (the run's tracklets labelled from the ground truth), "
+        "to re-tune matching on the run with `eval clustering --sweep --labels CSV --data-root WORK/pipeline-<profile>`",
     )
     parser.set_defaults(func=run(cmd_eval_pipeline))
     detection = eval_sub.add_parser(

@@ -8,8 +8,9 @@ from reid_pipeline.defs.assets.preview import table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import CropResource, StorageResource
 from reid_pipeline.lib.crops.cropping import cut_crops
-from reid_pipeline.lib.crops.tracklets import summarise_tracklets
-from reid_pipeline.lib.storage.schemas import CROPS, TRACKLETS, table_from_rows
+from reid_pipeline.lib.crops.tracklets import TrackletRow, summarise_tracklets
+from reid_pipeline.lib.storage.rows import table_of
+from reid_pipeline.lib.storage.schemas import CROPS, table_from_rows
 
 
 @dg.asset(
@@ -67,12 +68,12 @@ def tracklets(detections: pa.Table, crops: pa.Table) -> dg.Output[pa.Table]:
     """
     best_crops = crops.filter(crops.column("is_best")).drop_columns(["jpeg"])
     rows = summarise_tracklets(detections.to_pylist(), best_crops.to_pylist())
-    table = table_from_rows(rows, TRACKLETS)
+    table = table_of(TrackletRow, rows)
     return dg.Output(
         table,
         metadata={
             "tracklets": table.num_rows,
-            "without_usable_crop": sum(1 for row in rows if not row["best_crop_ids"]),
+            "without_usable_crop": sum(1 for row in rows if not row.best_crop_ids),
             "preview": table_preview(table),
         },
     )

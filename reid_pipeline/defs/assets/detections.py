@@ -2,6 +2,8 @@
 footage_outcomes: what became of every file of the camera-day.
 """
 
+from typing import Any
+
 import dagster as dg
 import pyarrow as pa
 from dagster import AssetExecutionContext
@@ -9,7 +11,8 @@ from dagster import AssetExecutionContext
 from reid_pipeline.defs.assets.preview import table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import DetectorResource, FootageResource, IdentityResource, StorageResource
-from reid_pipeline.lib.detection.run import detect_camera_day
+from reid_pipeline.lib.detection.run import DetectionRun, detect_camera_day
+from reid_pipeline.lib.detection.types import Detector
 from reid_pipeline.lib.footage.outcomes import file_outcomes
 from reid_pipeline.lib.privacy.tombstones import Tombstones
 from reid_pipeline.lib.storage.schemas import DETECTIONS, FOOTAGE_OUTCOMES, table_from_rows
@@ -82,34 +85,37 @@ def detections(
     for error in failed:
         context.log.warning(error)
     table = table_from_rows(run.rows, DETECTIONS)
-    tracks = len(set(table.column("tracklet_id").to_pylist()))
-    statuses = outcomes.column("status").to_pylist()
     return dg.Output(
-        table,
-        output_name="detections",
-        metadata={
-            "profile": choice.profile,
-            "model": f"{model.backend}:{model.model_name}",
-            "files": run.files,
-            "frames_decoded": run.stats.decoded,
-            "frames_sampled": run.stats.sampled,
-            "frames_skipped_no_motion": run.stats.motion_skipped,
-            "frames_detected": run.stats.detected,
-            "detections": table.num_rows,
-            "tracklets": tracks,
-            "seconds": round(run.seconds, 2),
-            "sampled_frames_per_s": round(run.stats.sampled / run.seconds, 2) if run.seconds else 0.0,
-            "preview": table_preview(table),
-        },
-    ), dg.Output(
-        outcomes,
-        output_name="footage_outcomes",
-        metadata={
-            "files": outcomes.num_rows,
-            "ok": statuses.count("ok"),
-            "errors": statuses.count("error"),
-            "skipped": statuses.count("skipped"),
-            "detection_crashes": len(failed),
-            "preview": table_preview(outcomes),
-        },
-    )
+        table, output_name="detections", metadata=_detections_metadata(table, run, choice.profile, model)
+    ), dg.Output(outcomes, output_name="footage_outcomes", metadata=_outcomes_metadata(outcomes, len(failed)))
+
+
+def _detections_metadata(table: pa.Table, run: DetectionRun, profile: str, model: Detector) -> dict[str, Any]:
+    """What the UI shows of a camera-day's detection: the model, frame counts at each gate, speed, a preview."""
+    return {
+        "profile": profile,
+        "model": f"{model.backend}:{model.model_name}",
+        "files": run.files,
+        "frames_decoded": run.stats.decoded,
+        "frames_sampled": run.stats.sampled,
+        "frames_skipped_no_motion": run.stats.motion_skipped,
+        "frames_detected": run.stats.detected,
+        "detections": table.num_rows,
+        "tracklets": len(set(table.column("tracklet_id").to_pylist())),
+        "seconds": round(run.seconds, 2),
+        "sampled_frames_per_s": round(run.stats.sampled / run.seconds, 2) if run.seconds else 0.0,
+        "preview": table_preview(table),
+    }
+
+
+def _outcomes_metadata(outcomes: pa.Table, crashes: int) -> dict[str, Any]:
+    """How the camera-day's files fared: counts by status and the contained detection crashes."""
+    statuses = outcomes.column("status").to_pylist()
+    return {
+        "files": outcomes.num_rows,
+        "ok": statuses.count("ok"),
+        "errors": statuses.count("error"),
+        "skipped": statuses.count("skipped"),
+        "detection_crashes": crashes,
+        "preview": table_preview(outcomes),
+    }

@@ -56,7 +56,8 @@ def synthetic_appearances(n: int, dims: int, seed: int = 0, per_identity: int = 
             "attributes": None,
             "flat_attributes": None,
             "thumbnail": b"",
-            "model": "bench:synthetic",
+            "backend": "bench",
+            "model": "synthetic",
             "vector": vectors[i],
         }
         for i in range(n)
@@ -111,7 +112,9 @@ def synthetic_table(n: int, dims: int, seed: int = 0, per_identity: int = 5) -> 
         "attributes": pa.nulls(n, pa.string()),
         "flat_attributes": pa.nulls(n, pa.string()),
         "thumbnail": pa.array([b""] * n, type=pa.binary()),
-        "model": pa.array(["bench:synthetic"] * n),
+        "backend": pa.array(["bench"] * n),
+        "model": pa.array(["synthetic"] * n),
+        "adapter_id": pa.array(["none"] * n),
         "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dims),
     }
     return pa.table(columns).cast(appearances_schema(dims)), owner

@@ -133,7 +133,6 @@ def detect_camera_day(
     files = FileDetection(per_file, detector, recipe if sampling.isolate_files else None, run.reports, log)
     try:
         for number, row in enumerate(usable, start=1):
-            day, camera, file_id = str(row["date"]), str(row["camera_id"]), str(row["file_id"])
             local_to_day: dict[int, int] = {}
             frames = files.frames(raw_root, str(row["path"]), str(row["kind"]), run.stats)
             for frame, tracked in frames:
@@ -142,25 +141,7 @@ def detect_camera_day(
                         local_to_day[box.track_id] = next_track
                         next_track += 1
                     day_track = local_to_day[box.track_id]
-                    run.rows.append(
-                        {
-                            "detection_id": f"{file_id}-{frame.index:07d}-{k:03d}",
-                            "date": day,
-                            "camera_id": camera,
-                            "file_id": file_id,
-                            "path": row["path"],
-                            "frame_index": frame.index,
-                            "timestamp": row["start_time"] + timedelta(seconds=frame.offset_s),
-                            "bbox": list(box.xyxy),
-                            "score": box.score,
-                            "class_name": CLASS_NAMES.get(box.class_id, str(box.class_id)),
-                            "entity_type": ENTITY_TYPE_OF.get(box.class_id, "person"),
-                            "track_id": day_track,
-                            "tracklet_id": tracklet_id(day, camera, day_track),
-                            "backend": detector.backend,
-                            "model": detector.model_name,
-                        }
-                    )
+                    run.rows.append(_detection_row(row, frame, k, box, day_track, detector))
                     signatures.append(
                         box.signature if box.signature is not None else np.zeros(SIGNATURE_DIMS, np.float32)
                     )
@@ -176,6 +157,28 @@ def detect_camera_day(
         log(f"stitched {before} track fragments into {len({r['track_id'] for r in run.rows})} tracklets")
     run.seconds = time.perf_counter() - started
     return run
+
+
+def _detection_row(file: Row, frame: Frame, k: int, box: Tracked, day_track: int, detector: Detector) -> Row:
+    """One row of ``detections``: box ``k`` of ``frame`` in the manifest row ``file``, under its camera-day track."""
+    day, camera, file_id = str(file["date"]), str(file["camera_id"]), str(file["file_id"])
+    return {
+        "detection_id": f"{file_id}-{frame.index:07d}-{k:03d}",
+        "date": day,
+        "camera_id": camera,
+        "file_id": file_id,
+        "path": file["path"],
+        "frame_index": frame.index,
+        "timestamp": file["start_time"] + timedelta(seconds=frame.offset_s),
+        "bbox": list(box.xyxy),
+        "score": box.score,
+        "class_name": CLASS_NAMES.get(box.class_id, str(box.class_id)),
+        "entity_type": ENTITY_TYPE_OF.get(box.class_id, "person"),
+        "track_id": day_track,
+        "tracklet_id": tracklet_id(day, camera, day_track),
+        "backend": detector.backend,
+        "model": detector.model_name,
+    }
 
 
 def renumber_tracks(rows: list[Row], signatures: list[np.ndarray], spec: StitchSpec) -> None:

@@ -52,6 +52,7 @@ class OpenClipEmbedder:
     """open_clip model + its own normalisation; loads on first use, at the configured precision."""
 
     backend = "open_clip"
+    match_threshold = 0.85  # default cosine for "same identity" (calibrated with eval clustering --sweep)
     cpu_batch_size = 16
 
     def __init__(

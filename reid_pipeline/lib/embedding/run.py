@@ -89,7 +89,8 @@ def _row(
         "quality": quality,
         "n_crops": n_crops,
         "vector": vector.astype(np.float32),
-        "model": f"{embedder.backend}:{embedder.model_name}",
+        "backend": embedder.backend,
+        "model": embedder.model_name,
         "dims": embedder.dims,
     }
 

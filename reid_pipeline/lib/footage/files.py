@@ -27,10 +27,12 @@ import re
 import stat
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+import pyarrow as pa
 
 from reid_pipeline.lib.footage.isolation import Session, WorkerDied
 from reid_pipeline.lib.footage.sampling import MAX_STILL_PIXELS, MAX_STILL_SIDE, open_still
@@ -44,6 +46,8 @@ from reid_pipeline.lib.footage.timestamps import (
     parse_exif_datetime,
     time_from_filename,
 )
+from reid_pipeline.lib.storage.rows import TableRow
+from reid_pipeline.lib.storage.schemas import FOOTAGE_MANIFEST
 
 VIDEO_SUFFIXES = frozenset(
     {
@@ -66,8 +70,10 @@ REENCODE = "re-encode it (e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`) or remove it
 
 
 @dataclass(frozen=True)
-class FootageFile:
+class FootageFile(TableRow):
     """One row of ``footage_manifest``."""
+
+    SCHEMA: ClassVar[pa.Schema] = FOOTAGE_MANIFEST
 
     file_id: str
     date: str
@@ -85,9 +91,6 @@ class FootageFile:
     content_hash: str | None = None
     error: str | None = None  # why the file is not read (status error or skipped): names the file and the fix
     status: str = STATUS_OK
-
-    def as_row(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def camera_day_dir(raw_root: Path, day: str, camera_id: str) -> Path:
@@ -277,6 +280,15 @@ def _inside(real: Path, roots: tuple[Path, ...]) -> bool:
     return any(real == root or real.is_relative_to(root) for root in roots)
 
 
+class _Refused(Exception):
+    """A file the manifest keeps with a status other than ok, and why (said to the user, with the fix)."""
+
+    def __init__(self, status: str, why: str) -> None:
+        super().__init__(why)
+        self.status = status
+        self.why = why
+
+
 def describe_file(
     path: Path, raw_root: Path, day: str, camera_id: str, zone: tzinfo, links_outside_root: bool = False
 ) -> FootageFile:
@@ -291,70 +303,22 @@ def describe_file(
         kind=kind_by_suffix(path) or "other",
         size_bytes=0,
     )
-
-    def refuse(status: str, why: str) -> FootageFile:
-        return replace(base, status=status, error=f"{relative}: {why}")
-
-    if path.is_symlink():
-        target = os.readlink(path)
-        try:
-            real = path.resolve(strict=True)
-        except FileNotFoundError:
-            return refuse(
-                STATUS_ERROR, f"dangling link to {target}: restore the file it points to, or delete the link."
-            )
-        except (OSError, RuntimeError) as exc:
-            return refuse(STATUS_ERROR, f"link to {target} cannot be followed ({exc}): fix or delete the link.")
-        roots = (raw_root.resolve(), camera_day_dir(raw_root, day, camera_id).resolve())
-        if not links_outside_root and not _inside(real, roots):
-            return refuse(
-                STATUS_SKIPPED,
-                f"link outside the footage root (to {real}): copy the file into the folder, or allow such links "
-                "with footage.links_outside_root = true.",
-            )
-        if real.is_dir():
-            return refuse(
-                STATUS_SKIPPED, f"link to a folder ({target}): links to folders are not followed; move the files here."
-            )
     try:
-        info = path.stat()
-    except OSError as exc:
-        return refuse(STATUS_ERROR, f"cannot read it ({exc.strerror or exc}): check the file and its permissions.")
-    if stat.S_ISDIR(info.st_mode):
-        return refuse(STATUS_ERROR, "folder that cannot be listed: make it readable (chmod a+rx) or remove it.")
-    if not stat.S_ISREG(info.st_mode):
-        return refuse(STATUS_SKIPPED, "not a regular file (a FIFO, socket or device): footage must be plain files.")
-    base = replace(base, size_bytes=info.st_size)
-    if info.st_size == 0:
-        return refuse(STATUS_ERROR, "empty file (0 bytes); copy it again from the camera.")
-    try:
-        digest = content_hash(path)
-    except OSError as exc:
-        return refuse(
-            STATUS_ERROR, f"cannot read it ({exc.strerror or exc}): make it readable (chmod a+r) or remove it."
-        )
-    # The id joins content and place: the same bytes under two cameras (or days) are two files, whose
-    # detection ids must not collide, while two copies within one camera-day share an id and are caught.
-    file_id = hashlib.sha256(f"{day}/{camera_id}/{digest}".encode()).hexdigest()[:16]
-    base = replace(base, file_id=file_id, content_hash=digest)
-    try:
-        kind, facts = _probe(path, zone)
-    except _StillTooLarge as exc:
-        limit = f"{MAX_STILL_PIXELS / 1e6:.0f} MP"
-        return refuse(STATUS_ERROR, f"still too large ({exc}; the limit is {limit}): scale it down or split it.")
-    except _Unrecognised as exc:
-        if kind_by_suffix(path) is None:
-            return refuse(
-                STATUS_SKIPPED,
-                f"not footage: neither PyAV (video) nor Pillow (still) recognises it ({exc}); move it out of "
-                "the camera folder, or convert it to a video or image format.",
+        if path.is_symlink():
+            _check_link(
+                path, (raw_root.resolve(), camera_day_dir(raw_root, day, camera_id).resolve()), links_outside_root
             )
-        what = "video" if kind_by_suffix(path) == "video" else "image"
-        return refuse(STATUS_ERROR, f"cannot decode {what} ({exc}); the file is not what its name says: {REENCODE}.")
-    except Exception as exc:  # any decoder failure is this file's problem, not the day's
-        what = exc.kind if isinstance(exc, _Broken) else ("image" if kind_by_suffix(path) == "image" else "video")
-        cause = str(exc) if isinstance(exc, _Broken) else f"{type(exc).__name__}: {exc}"
-        return refuse(STATUS_ERROR, f"cannot decode {what} ({cause}); the file is corrupt or truncated: {REENCODE}.")
+        base = replace(base, size_bytes=_regular_file_size(path))
+        if base.size_bytes == 0:
+            raise _Refused(STATUS_ERROR, "empty file (0 bytes); copy it again from the camera.")
+        digest = _content_digest(path)
+        # The id joins content and place: the same bytes under two cameras (or days) are two files, whose
+        # detection ids must not collide, while two copies within one camera-day share an id and are caught.
+        file_id = hashlib.sha256(f"{day}/{camera_id}/{digest}".encode()).hexdigest()[:16]
+        base = replace(base, file_id=file_id, content_hash=digest)
+        kind, facts = _decode_facts(path, zone)
+    except _Refused as refused:
+        return replace(base, status=refused.status, error=f"{relative}: {refused.why}")
     start, source = _start_time(path, date.fromisoformat(day), zone, facts)
     return replace(
         base,
@@ -367,6 +331,82 @@ def describe_file(
         width=facts.get("width"),
         height=facts.get("height"),
     )
+
+
+def _check_link(path: Path, roots: tuple[Path, ...], links_outside_root: bool) -> None:
+    """Refuse a link that is dangling, cannot be followed, leaves the footage root (unless allowed) or names a
+    folder."""
+    target = os.readlink(path)
+    try:
+        real = path.resolve(strict=True)
+    except FileNotFoundError:
+        raise _Refused(
+            STATUS_ERROR, f"dangling link to {target}: restore the file it points to, or delete the link."
+        ) from None
+    except (OSError, RuntimeError) as exc:
+        raise _Refused(STATUS_ERROR, f"link to {target} cannot be followed ({exc}): fix or delete the link.") from None
+    if not links_outside_root and not _inside(real, roots):
+        raise _Refused(
+            STATUS_SKIPPED,
+            f"link outside the footage root (to {real}): copy the file into the folder, or allow such links "
+            "with footage.links_outside_root = true.",
+        )
+    if real.is_dir():
+        raise _Refused(
+            STATUS_SKIPPED, f"link to a folder ({target}): links to folders are not followed; move the files here."
+        )
+
+
+def _regular_file_size(path: Path) -> int:
+    """The size of a plain, readable file; anything else is refused."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise _Refused(
+            STATUS_ERROR, f"cannot read it ({exc.strerror or exc}): check the file and its permissions."
+        ) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise _Refused(STATUS_ERROR, "folder that cannot be listed: make it readable (chmod a+rx) or remove it.")
+    if not stat.S_ISREG(info.st_mode):
+        raise _Refused(STATUS_SKIPPED, "not a regular file (a FIFO, socket or device): footage must be plain files.")
+    return info.st_size
+
+
+def _content_digest(path: Path) -> str:
+    try:
+        return content_hash(path)
+    except OSError as exc:
+        raise _Refused(
+            STATUS_ERROR, f"cannot read it ({exc.strerror or exc}): make it readable (chmod a+r) or remove it."
+        ) from None
+
+
+def _decode_facts(path: Path, zone: tzinfo) -> tuple[str, dict[str, Any]]:
+    """What the decoders say of the file (kind, duration, size ...); a file they cannot read is refused."""
+    try:
+        return _probe(path, zone)
+    except _StillTooLarge as exc:
+        limit = f"{MAX_STILL_PIXELS / 1e6:.0f} MP"
+        raise _Refused(
+            STATUS_ERROR, f"still too large ({exc}; the limit is {limit}): scale it down or split it."
+        ) from None
+    except _Unrecognised as exc:
+        if kind_by_suffix(path) is None:
+            raise _Refused(
+                STATUS_SKIPPED,
+                f"not footage: neither PyAV (video) nor Pillow (still) recognises it ({exc}); move it out of "
+                "the camera folder, or convert it to a video or image format.",
+            ) from None
+        what = "video" if kind_by_suffix(path) == "video" else "image"
+        raise _Refused(
+            STATUS_ERROR, f"cannot decode {what} ({exc}); the file is not what its name says: {REENCODE}."
+        ) from None
+    except Exception as exc:  # any decoder failure is this file's problem, not the day's
+        what = exc.kind if isinstance(exc, _Broken) else ("image" if kind_by_suffix(path) == "image" else "video")
+        cause = str(exc) if isinstance(exc, _Broken) else f"{type(exc).__name__}: {exc}"
+        raise _Refused(
+            STATUS_ERROR, f"cannot decode {what} ({cause}); the file is corrupt or truncated: {REENCODE}."
+        ) from None
 
 
 def _start_time(path: Path, day: date, zone: tzinfo, facts: dict[str, Any]) -> tuple[datetime, str]:

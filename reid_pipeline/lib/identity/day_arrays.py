@@ -9,17 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from reid_pipeline.lib.adaptation.site import NO_ADAPTER
 from reid_pipeline.lib.embedding.types import l2_normalise
 from reid_pipeline.lib.identity.clustering import Edge
 from reid_pipeline.lib.identity.corrections import CorrectionSet
 from reid_pipeline.lib.identity.knn import neighbour_pairs
 from reid_pipeline.lib.identity.params import MatchParams
-from reid_pipeline.lib.identity.scoring import COMPARED_FIELDS, decode_attributes, encode_attributes, merge_attributes
+from reid_pipeline.lib.identity.scoring import (
+    COMPARED_FIELDS,
+    CameraSpan,
+    Node,
+    decode_attributes,
+    encode_attributes,
+    merge_attributes,
+)
 from reid_pipeline.lib.identity.tables import TIMESTAMP, daily_entities_schema
 from reid_pipeline.lib.storage.schemas import Row
 
@@ -33,6 +42,7 @@ COLUMNS = (
     "quality",
     "summary",
     "flat_attributes",
+    "adapter_id",
 )
 GROUP_BLOCK = 20_000  # daily entities whose mean vectors are computed at once
 BIG_CHECK = 64  # member pairs from which a conflict check between two groups is done in numpy
@@ -54,6 +64,7 @@ class DayColumns:
     quality: np.ndarray  # (n,) float64
     summary: list[str | None]
     flat_attributes: list[str | None]
+    adapter_id: list[str]  # the site adaptation that made each vector ("none": backbone vectors)
 
     @classmethod
     def build(cls, appearances: Sequence[Row] | pa.Table) -> DayColumns:
@@ -81,6 +92,10 @@ class DayColumns:
             quality=table.column("quality").to_numpy().astype(np.float64),
             summary=table.column("summary").to_pylist(),
             flat_attributes=table.column("flat_attributes").to_pylist(),
+            adapter_id=[
+                a or NO_ADAPTER
+                for a in (table.column("adapter_id").to_pylist() if "adapter_id" in table.schema.names else [None] * n)
+            ],
         )
 
 
@@ -125,15 +140,16 @@ def least_cosine(params: MatchParams, floor: float) -> float:
     return min(floor, (floor - w) / (1.0 - w)) if w < 1 else -1.0
 
 
-def day_edges(day: DayColumns, params: MatchParams) -> EdgeArrays:
+def day_edges(day: DayColumns, params: MatchParams, keep_all: bool = False) -> EdgeArrays:
     """Each appearance's ``k`` nearest of its entity type (those that can reach the review floor), as unique
-    pairs scored exactly. ``candidates`` counts them before the floor on the fused score."""
+    pairs scored exactly. ``candidates`` counts them before the floor on the fused score. ``keep_all``
+    keeps every candidate pair (re-ranking can lift a pair from below the floor)."""
     n = len(day.ids)
-    floor = params.match_threshold - params.review_band
+    floor = params.match_threshold - params.review_band if not keep_all else -np.inf
     by_type: dict[str, list[int]] = {}
     for i, entity_type in enumerate(day.entity_types):
         by_type.setdefault(entity_type, []).append(i)
-    least = least_cosine(params, floor) - 1e-6
+    least = least_cosine(params, floor) - 1e-6 if not keep_all else -np.inf
     keys, sims = [], []
     for _, members in sorted(by_type.items()):
         idx = np.array(members, dtype=np.int64)
@@ -196,6 +212,28 @@ def fused_scores(cosine: np.ndarray, agreement: np.ndarray, attribute_weight: fl
     """``scoring.fused_score`` for many pairs: plain cosine where the attributes say nothing."""
     fused = (1.0 - attribute_weight) * cosine + attribute_weight * np.nan_to_num(agreement)
     return np.where(np.isnan(agreement), cosine, fused)
+
+
+def day_nodes(day: DayColumns) -> dict[str, Node]:
+    """The day's appearances as ``Node`` objects, for the optional passes that work on them."""
+    return {
+        tracklet: Node(
+            node_id=tracklet,
+            entity_type=day.entity_types[i],
+            date=day.date,
+            vector=day.vectors[i],
+            sightings=[
+                CameraSpan(day.camera_names[day.camera[i]], _datetime(day.start_us[i]), _datetime(day.end_us[i]))
+            ],
+            attributes=decode_attributes(day.flat_attributes[i]),
+            tracklet_ids=(tracklet,),
+        )
+        for i, tracklet in enumerate(day.ids)
+    }
+
+
+def _datetime(micros: np.int64) -> datetime:
+    return datetime.fromtimestamp(int(micros) / 1e6, tz=UTC)
 
 
 def day_conflicts(
@@ -289,6 +327,7 @@ def daily_entities_table(day: DayColumns, groups: list[list[int]], flagged: set[
         "flat_attributes": pa.array(attributes),
         "best_tracklet_id": pa.array(best),
         "needs_review": pa.array(review),
+        "adapter_id": pa.array([day.adapter_id[group[0]] for group in ordered]),
         "vector": pa.FixedSizeListArray.from_arrays(pa.array(centroids.reshape(-1)), dims),
     }
     table = pa.table(columns)

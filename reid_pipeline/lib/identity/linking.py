@@ -36,6 +36,7 @@ from reid_pipeline.lib.identity.clustering import Edge, cluster
 from reid_pipeline.lib.identity.corrections import CorrectionSet
 from reid_pipeline.lib.identity.daily import review_row
 from reid_pipeline.lib.identity.params import MatchParams
+from reid_pipeline.lib.identity.reciprocal import rerank_edges
 from reid_pipeline.lib.identity.scoring import attribute_agreement, decode_attributes, fused_score
 from reid_pipeline.lib.storage.schemas import Row
 
@@ -203,6 +204,8 @@ def link_day(
             agreement = attribute_agreement(described, entity.attributes())
             score = fused_score(cosine, agreement, params.attribute_weight)
             edges.append(Edge(daily_id, entity_id, score, cosine, agreement))
+    if params.rerank_k:
+        edges = rerank_edges(edges, params.rerank_k, params.rerank_lambda)
     forbidden: dict[str, set[str]] = defaultdict(set)
     pinned: list[tuple[str, str]] = []
     tracklet_day = {t: daily_id for daily_id, row in daily.items() for t in row["tracklet_ids"]}
@@ -327,8 +330,22 @@ class EntityIndex:
         return [[self.ids[j] for j in row] for row in order.tolist()]
 
 
+def refuse_mixed_adapters(daily: Sequence[Row]) -> None:
+    """Vectors of two site adaptations are never compared: say which days to re-run instead."""
+    days_of: dict[str, set[str]] = defaultdict(set)
+    for row in daily:
+        days_of[row.get("adapter_id") or "none"].add(row["date"])
+    if len(days_of) > 1:
+        listed = "; ".join(f"{adapter}: {', '.join(sorted(days))}" for adapter, days in sorted(days_of.items()))
+        raise ValueError(
+            f"daily entities were matched on vectors of different site adaptations ({listed}). Re-materialize "
+            "appearances and daily_entities (identity_job) so every day is adapted by the current site_adapter."
+        )
+
+
 def link_days(daily: Sequence[Row], params: MatchParams, corrections: CorrectionSet) -> LinkResult:
     """Global entities from every daily entity: the days replayed in date order (the full relink)."""
+    refuse_mixed_adapters(daily)
     by_date: dict[str, list[Row]] = defaultdict(list)
     for row in daily:
         by_date[row["date"]].append(row)

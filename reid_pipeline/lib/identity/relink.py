@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from reid_pipeline.lib.identity.corrections import CorrectionSet
 from reid_pipeline.lib.identity.link_guard import LinkGuard, LinkState, RelinkConflict
-from reid_pipeline.lib.identity.linking import EntityState, apply_names, link_day, link_days
+from reid_pipeline.lib.identity.linking import EntityState, apply_names, link_day, link_days, refuse_mixed_adapters
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.refresh import refresh_timelines
 from reid_pipeline.lib.identity.store import IdentityStore, as_rows, day_fingerprint, quoted
@@ -228,6 +228,9 @@ def _one_day(
 ) -> str:
     """Link one new day, later than every linked day, against the stored global entities."""
     day = sorted(as_rows(store.arrow("daily_entities", f"date = {quoted(date)}")), key=lambda r: r["daily_entity_id"])
+    if state.linked_through is not None:  # vectors of two site adaptations are never compared
+        where = f"date = {quoted(state.linked_through)}"
+        refuse_mixed_adapters(day + store.rows("daily_entities", where, ["date", "adapter_id"])[:1])
     candidates, found = _nearest_entities(store, day, params.k)
     owners = _owners(store, _correction_tracklets(corrections))
     entities = {r["entity_id"]: EntityState.from_row(r) for r in found}

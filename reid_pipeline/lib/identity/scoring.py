@@ -93,6 +93,12 @@ def fused_score(cosine: float, agreement: float | None, attribute_weight: float)
     return (1.0 - attribute_weight) * cosine + attribute_weight * agreement
 
 
+def pair_score(a: Node, b: Node, attribute_weight: float) -> float:
+    """The fused score of two nodes from their vectors (unit length) and attributes."""
+    cosine = float(np.dot(a.vector, b.vector))
+    return fused_score(cosine, attribute_agreement(a.attributes, b.attributes), attribute_weight)
+
+
 @dataclass(frozen=True)
 class TransitionTimes:
     """Least seconds anything needs to get from one camera to another (symmetric); unknown pairs: default.

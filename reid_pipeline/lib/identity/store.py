@@ -64,6 +64,16 @@ def as_rows(table: pa.Table | None) -> list[Row]:
     return rows
 
 
+# Columns added after a table was first written, with the value older rows get (SQL). Rows written before
+# site adaptation existed hold backbone vectors: "none".
+ADDED_COLUMNS = {"adapter_id": "'none'"}
+
+
+def _with_adapter(rows: list[Row]) -> list[Row]:
+    """Rows that do not say which adapter made their vectors hold backbone vectors."""
+    return [row if row.get("adapter_id") else {**row, "adapter_id": "none"} for row in rows]
+
+
 def quoted(value: str) -> str:
     """A SQL string literal (ids come from file and camera names, which may hold quotes)."""
     return "'" + value.replace("'", "''") + "'"
@@ -133,10 +143,39 @@ class IdentityStore:
         query = self.table("appearances").search()
         if date:
             query = query.where(f"date = {quoted(date)}")
-        models = query.select(["model"]).limit(1).to_arrow().column("model").to_pylist()
-        return str(models[0]).split(":", 1)[0] if models else None  # model is "<backend>:<model name>"
+        backends = query.select(["backend"]).limit(1).to_arrow().column("backend").to_pylist()
+        return str(backends[0]) if backends else None
+
+    def vector_width(self, name: str) -> int | None:
+        """Width of the table's vectors, or None when the table does not exist."""
+        if not self.has(name):
+            return None
+        return int(self.table(name).schema.field("vector").type.list_size)
+
+    def adapter_ids(self, name: str) -> dict[str, set[str]]:
+        """Per date, the adapter ids of the table's vectors (empty when the table does not exist)."""
+        found: dict[str, set[str]] = {}
+        for row in self.rows(name, columns=["date", "adapter_id"]):
+            found.setdefault(row["date"], set()).add(row["adapter_id"])
+        return found
+
+    def drop(self, name: str) -> None:
+        """Remove a table whole (its every row is about to be rewritten, at another vector width)."""
+        if self.has(name):
+            self.lance.db.drop_table(name)
+            self._known.discard(name)
+
+    def _add_missing_columns(self, name: str, schema: pa.Schema) -> None:
+        """Give a table written by an older version the columns added since (``ADDED_COLUMNS``)."""
+        if not self.has(name):
+            return
+        table = self.table(name)
+        missing = {c: ADDED_COLUMNS[c] for c in schema.names if c not in table.schema.names and c in ADDED_COLUMNS}
+        if missing:
+            table.add_columns(missing)
 
     def write_day(self, name: str, schema: pa.Schema, key: str, date: str, rows: list[Row] | pa.Table) -> int:
+        self._add_missing_columns(name, schema)
         if isinstance(rows, pa.Table):
             data = rows
         else:
@@ -147,6 +186,8 @@ class IdentityStore:
 
     def write_all(self, name: str, schema: pa.Schema, key: str, rows: list[Row]) -> int:
         data = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
+        if "vector" in schema.names and self.vector_width(name) not in (None, schema.field("vector").type.list_size):
+            self.drop(name)  # every row is replaced anyway; the vectors changed width (another adapter)
         written = self.lance.replace_partition(name, schema, key, f"{key} IS NOT NULL", data)
         self._index(name, schema)
         return written
@@ -189,12 +230,15 @@ class IdentityStore:
     # Table-specific helpers -------------------------------------------------------------------
 
     def write_appearances(self, date: str, rows: list[Row], dims: int) -> int:
-        return self.write_day("appearances", appearances_schema(dims), "tracklet_id", date, rows)
+        return self.write_day("appearances", appearances_schema(dims), "tracklet_id", date, _with_adapter(rows))
 
     def write_daily_entities(self, date: str, rows: list[Row] | pa.Table, dims: int) -> int:
         """Replace the day's daily entities, and record their fingerprint (what the global step links by)."""
         schema = daily_entities_schema(dims)
-        data = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=schema)
+        if isinstance(rows, pa.Table):
+            data = rows
+        else:
+            data = pa.Table.from_pylist(_with_adapter(rows), schema=schema) if rows else schema.empty_table()
         written = self.write_day("daily_entities", schema, "daily_entity_id", date, data)
         self.write_day("daily_fingerprints", DAY_FINGERPRINTS, "date", date, [day_fingerprint(date, data)])
         return written

@@ -117,7 +117,9 @@ class LanceStore:
         """
         data = rows.select(schema.names).cast(schema)
         table = self.open_or_create(name, schema)
-        if data.num_rows and table.count_rows(partition_filter) == 0:
+        if table.count_rows(partition_filter) == 0:
+            if data.num_rows == 0:
+                return 0  # empty, and to stay empty: nothing to commit
             table.add(data)
             if table.count_rows(partition_filter) == data.num_rows:
                 return data.num_rows

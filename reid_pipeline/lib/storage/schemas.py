@@ -149,7 +149,8 @@ def embeddings_schema(dims: int) -> pa.Schema:
             pa.field("quality", pa.float32(), nullable=False),  # crop quality; the pooled crops' sum
             pa.field("n_crops", pa.int32(), nullable=False),
             pa.field("vector", pa.list_(pa.float32(), dims), nullable=False),
-            pa.field("model", pa.string(), nullable=False),
+            pa.field("backend", pa.string(), nullable=False),  # embedder family, e.g. open_clip, imagenet-cnn
+            pa.field("model", pa.string(), nullable=False),  # the model within it, e.g. ViT-B-16/openai
             pa.field("dims", pa.int32(), nullable=False),
         ]
     )
