@@ -123,6 +123,27 @@ def test_one_day_recovers_identities_across_cameras(tmp_path: Path) -> None:
     assert all(e["daily_entity_id"] == f"de:{min(e['tracklet_ids'])}" for e in entities)
 
 
+@pytest.mark.parametrize(
+    ("passes", "exact"),
+    [({"rerank_k": 4}, False), ({"transit_prior_weight": 0.1}, True), ({"chain_min_average": 0.5}, True)],
+    ids=["re-ranking", "transit prior", "anti-chaining"],
+)
+def test_the_optional_passes_run_on_the_array_path(tmp_path: Path, passes: dict[str, float], exact: bool) -> None:
+    world = World(identities=6)
+    rows = [
+        world.appearance(i, "2024-05-01", cam, 100 * i + (40 if cam == "plaza" else 0))
+        for i in range(6)
+        for cam in ("gate", "plaza")
+    ]
+    params = MatchParams(**{**PARAMS.__dict__, **passes})
+    entities = run_day(store_at(tmp_path), "2024-05-01", rows, params)
+    if exact:
+        assert groups_of(entities) == true_groups(world, rows)
+    else:  # re-ranked scores (0.3 score + 0.7 Jaccard) need not clear the threshold; they never mix people
+        assert all(len({world.truth[t] for t in e["tracklet_ids"]}) == 1 for e in entities)
+        assert sum(len(e["tracklet_ids"]) for e in entities) == len(rows)
+
+
 def test_look_alikes_seen_together_are_never_merged(tmp_path: Path) -> None:
     world = World(identities=2)
     twin = world.looks[0]
