@@ -106,6 +106,7 @@ class LinkGuard:
                 f"the link state at {self.store.uri} was taken over while this relink was writing (it was "
                 f"thought dead after {self.stale_after_s:.0f} s); run the relink again"
             )
+        self.store.keep_up("link_state")  # two updates a night: compacted once enough fragments pile up
 
     def _update(
         self, expected: int, generation: int, writing: bool, linked_through: str | None, corrections_key: str | None

@@ -222,10 +222,14 @@ class IdentityStore:
         report = self.lance.ensure_indexes(name, SCALAR_INDEXES.get(name, []), vector, self.ann_min_rows)
         if report.vector is not None:
             self.vector_index[name] = report.vector
-        if SCALAR_INDEXES.get(name) or vector:  # tables without indexes are small; nothing to keep up
-            done = self.lance.upkeep(name, self.upkeep)
-            if done:
-                self.upkept[name] = done
+        self.keep_up(name)
+
+    def keep_up(self, name: str) -> None:
+        """Optimize the table when the upkeep policy says so. Small state tables need it too: each update
+        of a row adds a fragment, and a table of one row in 700 fragments is slow to read."""
+        done = self.lance.upkeep(name, self.upkeep)
+        if done:
+            self.upkept[name] = done
 
     # Table-specific helpers -------------------------------------------------------------------
 
