@@ -70,8 +70,8 @@ def synthetic_day(day: int, per_day: int, looks: np.ndarray, rng: np.random.Gene
             "flat_attributes": pa.nulls(n, pa.string()),
             "thumbnail": pa.array([b""] * n, type=pa.binary()),
             "backend": pa.array(["bench"] * n),
-        "model": pa.array(["synthetic"] * n),
-        "adapter_id": pa.array(["none"] * n),
+            "model": pa.array(["synthetic"] * n),
+            "adapter_id": pa.array(["none"] * n),
             "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dims),
         }
     )
