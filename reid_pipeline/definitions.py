@@ -6,7 +6,13 @@ import dagster as dg
 
 from reid_pipeline.defs.checks import CHECKS
 from reid_pipeline.defs.io_manager import ParquetIOManager
-from reid_pipeline.defs.jobs import CAMERA_DAY_ASSETS, IDENTITY_ASSETS, build_camera_day_job, build_identity_job
+from reid_pipeline.defs.jobs import (
+    CAMERA_DAY_ASSETS,
+    IDENTITY_ASSETS,
+    build_camera_day_job,
+    build_identity_job,
+    build_relink_job,
+)
 from reid_pipeline.defs.operations import build_nightly_schedule, build_retention_schedule, retention_job
 from reid_pipeline.defs.partitions import Calendar
 from reid_pipeline.defs.privacy import forget_job
@@ -55,7 +61,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=calendar.place([*CAMERA_DAY_ASSETS, *IDENTITY_ASSETS]),
         asset_checks=calendar.place(CHECKS),
-        jobs=[camera_day_job, identity_job, retention_job, forget_job],
+        jobs=[camera_day_job, identity_job, build_relink_job(), retention_job, forget_job],
         sensors=[
             build_footage_sensor(camera_day_job, day_partitions=calendar.days),
             build_identity_sensor(camera_day_job, identity_job),

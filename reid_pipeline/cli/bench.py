@@ -136,17 +136,74 @@ def cmd_bench_separation(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_identity_days(args: argparse.Namespace) -> int:
+    from reid_pipeline.lib.bench.identity_days import bench_identity_days
+
+    report = bench_identity_days(
+        args.days,
+        args.per_day,
+        args.dims,
+        upkeep=not args.no_upkeep,
+        ann_min_rows=args.ann_min_rows,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(
+        f"{args.days} nights of {args.per_day} synthetic appearances ({report['population']} recurring identities,"
+        f" a fifth of them each day); table upkeep {'on' if report['upkeep'] else 'off'}"
+    )
+    print(f"{'day':>5} {'daily s':>8} {'link s':>7} {'total s':>8} {'median of 5 days s':>19}  linking")
+    for day, row in report["report"].items():
+        print(
+            f"{day:>5} {row['daily_s']:>8} {row['link_s']:>7} {row['total_s']:>8} {row['median_5_days_s']:>19}  {row['mode']}"
+        )
+    print(
+        f"last / first day: {report['last_over_first']} (medians: {report['last_over_first_median']}); "
+        f"{report['entities']} entities for {report['identities_seen']} identities, pairwise F1 {report['pairwise_f1']}"
+    )
+    print(
+        "filtered queries at the end (median ms): "
+        + ", ".join(f"{k} {v}" for k, v in report["filtered_query_ms"].items())
+    )
+    return 0
+
+
+def cmd_bench_index_upkeep(args: argparse.Namespace) -> int:
+    from reid_pipeline.lib.bench.index_upkeep import bench_index_upkeep
+
+    report = bench_index_upkeep(args.upkeep_days, args.per_day)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"appearances grown by {report['days']} days of {report['per_day']} rows; filtered reads, median ms")
+    for arm in report["arms"]:
+        reads = ", ".join(f"{k} {v}" for k, v in arm["median_ms"].items())
+        print(
+            f"upkeep {'on ' if arm['upkeep'] else 'off'}: {arm['rows']} rows, {arm['unindexed_rows']} unindexed,"
+            f" {arm['fragments']} fragments, writes {arm['write_s']} s; {reads}"
+        )
+    return 0
+
+
 def cmd_bench_identities(args: argparse.Namespace) -> int:
     from reid_pipeline.lib.bench.identities import bench_identities
 
+    if args.days:
+        return cmd_bench_identity_days(args)
+    if args.upkeep_days:
+        return cmd_bench_index_upkeep(args)
+
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
-    report = bench_identities(sizes, args.dims, args.all_pairs_max, args.search_rows, args.ann_min_rows, args.full_max)
+    report = bench_identities(sizes, args.dims, args.all_pairs_max, args.search_rows, args.ann_min_rows)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     print(f"identity clustering on synthetic {report['dims']}-d appearances (about 5 per identity, 4 cameras)")
     print(
-        f"{'appearances':>11} {'kNN ingest+index s':>18} {'kNN cluster s':>13} {'kNN F1':>7} {'all-pairs s':>11} {'all-pairs F1':>12}"
+        f"{'appearances':>11} {'write s':>8} {'read s':>7} {'cluster s':>9} {'write daily s':>13} {'F1':>7}"
+        f" {'all-pairs s':>11} {'all-pairs F1':>12}  candidates"
     )
     for arm in report["clustering"]:
         knn, pairs = arm["knn"], arm["all_pairs"]
@@ -155,16 +212,10 @@ def cmd_bench_identities(args: argparse.Namespace) -> int:
             if isinstance(pairs, dict)
             else f"{'skipped':>11} {'':>12}"
         )
-        if "cluster_s" in knn:
-            clustered = f"{knn['cluster_s']:>13} {knn['pairwise_f1']:>7}"
-        else:
-            clustered = f"{'~' + str(knn['cluster_s_extrapolated']):>13} {'n/a':>7}"
-        print(f"{arm['appearances']:>11} {knn['ingest_and_index_s']:>18} {clustered} {exact}")
-        if "knn_ms_per_query" in knn:
-            print(
-                f"{'':>11} (~: candidate search extrapolated from {knn['sampled_queries']} kNN queries"
-                f" at {knn['knn_ms_per_query']} ms each)"
-            )
+        print(
+            f"{arm['appearances']:>11} {knn['ingest_and_index_s']:>8} {knn['read_s']:>7} {knn['cluster_s']:>9}"
+            f" {knn['write_daily_s']:>13} {knn['pairwise_f1']:>7} {exact}  {knn['candidate_search']}"
+        )
     search = report["search"]
     if search:
         print(
@@ -241,7 +292,15 @@ def _add_identities_parser(bench_sub: argparse._SubParsersAction) -> None:
     identities.add_argument("--search-rows", type=int, default=1_000_000, help="rows for the search test (0: skip)")
     identities.add_argument("--ann-min-rows", type=int, default=100_000, help="rows from which the index is built")
     identities.add_argument(
-        "--full-max", type=int, default=200_000, help="above this, time a sample of kNN queries and extrapolate"
+        "--days", type=int, default=0, help="instead: this many nights of identity work, one by one"
     )
+    identities.add_argument("--per-day", type=int, default=3000, help="with --days: appearances per day")
+    identities.add_argument(
+        "--upkeep-days",
+        type=int,
+        default=0,
+        help="instead: filtered reads on a table grown this many days, upkeep off/on",
+    )
+    identities.add_argument("--no-upkeep", action="store_true", help="with --days: never optimize tables after writes")
     identities.add_argument("--json", action="store_true", help="print JSON instead of a table")
     identities.set_defaults(func=cmd_bench_identities)

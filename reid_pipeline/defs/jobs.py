@@ -56,5 +56,17 @@ def build_identity_job(max_retries: int = DEFAULT_MAX_RETRIES) -> dg.UnresolvedA
     )
 
 
+def build_relink_job() -> dg.UnresolvedAssetJobDefinition:
+    """The full relink: every day replayed in date order, e.g. after a threshold or model change."""
+    return dg.define_asset_job(
+        "relink_job",
+        selection=dg.AssetSelection.assets(entities),
+        description="Relink every day's daily entities into global entities from scratch (after a change of "
+        "threshold or embedding model). The nightly identity_job links only what is new.",
+        config={"ops": {"entities": {"config": {"full": True}}}},
+    )
+
+
 camera_day_job = build_camera_day_job()
 identity_job = build_identity_job()
+relink_job = build_relink_job()

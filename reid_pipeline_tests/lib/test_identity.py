@@ -12,9 +12,9 @@ import pytest
 from reid_pipeline.lib.identity.clustering import Edge, cluster
 from reid_pipeline.lib.identity.corrections import correction, interpret
 from reid_pipeline.lib.identity.daily import cluster_day
-from reid_pipeline.lib.identity.linking import link_days
 from reid_pipeline.lib.identity.params import MatchParams
-from reid_pipeline.lib.identity.refresh import changed_days, refresh_timelines
+from reid_pipeline.lib.identity.refresh import changed_days
+from reid_pipeline.lib.identity.relink import relink
 from reid_pipeline.lib.identity.scoring import TransitionTimes, attribute_agreement, encode_attributes, fused_score
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
 from reid_pipeline.lib.storage.schemas import Row
@@ -70,20 +70,15 @@ def store_at(tmp_path: Path, name: str = "lancedb") -> IdentityStore:
 def run_day(store: IdentityStore, date: str, rows: list[Row], params: MatchParams = PARAMS) -> list[Row]:
     store.write_appearances(date, rows, DIMS)
     day_rows = store.rows("appearances", f"date = {quoted(date)}")
-    result = cluster_day(date, day_rows, store.table("appearances"), params, interpret(store.corrections()))
+    result = cluster_day(date, day_rows, params, interpret(store.corrections()))
     store.write_daily_entities(date, result.entities, DIMS)
     store.write_review("tracklet", date, result.review)
     return result.entities
 
 
-def run_global(store: IdentityStore, params: MatchParams = PARAMS) -> dict[str, str]:
-    before = store.rows("entity_members")
-    result = link_days(
-        store.rows("daily_entities"), store.table("daily_entities"), params, interpret(store.corrections())
-    )
-    store.write_entities(result.entities, result.members, DIMS)
-    refresh_timelines(store, before, result.members)
-    return {m["tracklet_id"]: m["entity_id"] for m in result.members}
+def run_global(store: IdentityStore, params: MatchParams = PARAMS, full: bool = False) -> dict[str, str]:
+    relink(store, params, interpret(store.corrections()), full=full)
+    return {m["tracklet_id"]: m["entity_id"] for m in store.rows("entity_members")}
 
 
 def groups_of(entities: list[Row]) -> list[list[str]]:
@@ -126,6 +121,27 @@ def test_one_day_recovers_identities_across_cameras(tmp_path: Path) -> None:
     assert groups_of(entities) == true_groups(world, rows)
     assert all(e["cameras"] == ["gate", "plaza"] for e in entities)
     assert all(e["daily_entity_id"] == f"de:{min(e['tracklet_ids'])}" for e in entities)
+
+
+@pytest.mark.parametrize(
+    ("passes", "exact"),
+    [({"rerank_k": 4}, False), ({"transit_prior_weight": 0.1}, True), ({"chain_min_average": 0.5}, True)],
+    ids=["re-ranking", "transit prior", "anti-chaining"],
+)
+def test_the_optional_passes_run_on_the_array_path(tmp_path: Path, passes: dict[str, float], exact: bool) -> None:
+    world = World(identities=6)
+    rows = [
+        world.appearance(i, "2024-05-01", cam, 100 * i + (40 if cam == "plaza" else 0))
+        for i in range(6)
+        for cam in ("gate", "plaza")
+    ]
+    params = MatchParams(**{**PARAMS.__dict__, **passes})
+    entities = run_day(store_at(tmp_path), "2024-05-01", rows, params)
+    if exact:
+        assert groups_of(entities) == true_groups(world, rows)
+    else:  # re-ranked scores (0.3 score + 0.7 Jaccard) need not clear the threshold; they never mix people
+        assert all(len({world.truth[t] for t in e["tracklet_ids"]}) == 1 for e in entities)
+        assert sum(len(e["tracklet_ids"]) for e in entities) == len(rows)
 
 
 def test_look_alikes_seen_together_are_never_merged(tmp_path: Path) -> None:

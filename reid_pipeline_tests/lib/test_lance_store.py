@@ -109,12 +109,25 @@ def test_a_commit_that_loses_a_race_is_retried_and_other_errors_are_not(
             return int(self.table.count_rows(where))  # type: ignore[attr-defined]
 
     monkeypatch.setattr(store, "open_or_create", lambda name, s: LosesOnce(real_open(name, s)))
-    assert store.replace_partition("t", schema(4), "row_id", "date = 'd2'", rows("d2", ["b", "c"])) == 2
-    assert store.db.open_table("t").count_rows() == 3
+    assert store.replace_partition("t", schema(4), "row_id", "date = 'd1'", rows("d1", ["b", "c"])) == 2
+    assert store.db.open_table("t").count_rows() == 2
 
     monkeypatch.setattr(store, "open_or_create", lambda name, s: (_ for _ in ()).throw(OSError("disk full")))
     with pytest.raises(OSError, match="disk full"):
         store.replace_partition("t", schema(4), "row_id", "date = 'd3'", rows("d3", ["d"]))
+
+
+def test_a_new_partition_is_appended_and_a_doubled_append_is_settled(tmp_path: Path) -> None:
+    store = LanceStore(str(tmp_path / "db"))
+    store.replace_partition("t", schema(4), "row_id", "date = 'd1'", rows("d1", ["a"]))
+    version = store.db.open_table("t").version
+    assert store.replace_partition("t", schema(4), "row_id", "date = 'd2'", rows("d2", ["b", "c"])) == 2
+    assert store.db.open_table("t").version == version + 1, "one commit"
+    # Two writers appended the same new day at once: the next write of the day leaves it whole, once.
+    store.db.open_table("t").add(rows("d3", ["d", "e"]))
+    store.db.open_table("t").add(rows("d3", ["d", "e"]))
+    assert store.replace_partition("t", schema(4), "row_id", "date = 'd3'", rows("d3", ["d", "e"])) == 2
+    assert sorted(store.db.open_table("t").to_arrow().column("row_id").to_pylist()) == ["a", "b", "c", "d", "e"]
 
 
 def test_a_table_without_vectors_gets_its_scalar_indexes_only(tmp_path: Path) -> None:

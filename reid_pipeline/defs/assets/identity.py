@@ -23,8 +23,8 @@ from reid_pipeline.lib.adaptation.site import NO_ADAPTER
 from reid_pipeline.lib.identity.appearances import day_appearances
 from reid_pipeline.lib.identity.corrections import interpret
 from reid_pipeline.lib.identity.daily import cluster_day
-from reid_pipeline.lib.identity.linking import link_days
 from reid_pipeline.lib.identity.refresh import refresh_timelines
+from reid_pipeline.lib.identity.relink import relink
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
 from reid_pipeline.lib.identity.tables import ENTITY_TIMELINES
 from reid_pipeline.lib.identity.thresholds import adaptation_kind, default_threshold
@@ -155,20 +155,21 @@ def daily_entities(
 
 
 def _cluster_one_day(store: IdentityStore, identity: IdentityResource, date: str) -> dict[str, float | str]:
-    rows = store.rows("appearances", f"date = {quoted(date)}")
-    backend, adaptation = _backend_of(store, date), _adaptation_of(rows)
+    rows = store.arrow("appearances", f"date = {quoted(date)}")
+    first = rows.slice(0, 1).select(["adapter_id"]).to_pylist() if rows is not None else []
+    backend, adaptation = _backend_of(store, date), _adaptation_of(first)
     params = identity.params(backend, adaptation)
-    result = cluster_day(
-        date, rows, store.table("appearances") if rows else None, params, interpret(store.corrections())
-    )
-    dims = len(rows[0]["vector"]) if rows else 1
-    if rows or store.has("daily_entities"):
-        store.write_daily_entities(date, result.entities, dims)
+    appearances = rows if rows is not None else []
+    result = cluster_day(date, appearances, params, interpret(store.corrections()))
+    dims = rows.schema.field("vector").type.list_size if rows is not None else 1
+    if rows is not None or store.has("daily_entities"):
+        store.write_daily_entities(date, result.table, dims)
     store.write_review("tracklet", date, result.review)
+    cameras = result.table.column("cameras").to_pylist()
     return {
-        "appearances": len(rows),
-        "daily_entities": len(result.entities),
-        "seen_on_several_cameras": sum(1 for e in result.entities if len(e["cameras"]) > 1),
+        "appearances": len(appearances),
+        "daily_entities": result.table.num_rows,
+        "seen_on_several_cameras": sum(1 for c in cameras if len(c) > 1),
         "candidate_pairs": result.candidate_pairs,
         "merges": result.merged_edges,
         "refused_by_constraints": result.refused_edges,
@@ -180,38 +181,42 @@ def _cluster_one_day(store: IdentityStore, identity: IdentityResource, date: str
     }
 
 
-# The global relink reads every day and rewrites ``entities`` whole: two at once could commit a stale view,
-# so it runs in its own pool, limited to 1 (see the README's scale-out section).
-@dg.asset(group_name="identity", kinds={"lancedb"}, deps=[daily_entities], code_version="1", pool="identity_link")
+class RelinkConfig(dg.Config):
+    full: bool = False  # replay every day (after a threshold or model change); otherwise only what is new
+
+
+# A relink that lost a race with another one starts again on the new state (an optimistic version check
+# in ``link_state``), so nothing is overwritten; the pool still keeps them from doing the work twice.
+@dg.asset(group_name="identity", kinds={"lancedb"}, deps=[daily_entities], code_version="2", pool="identity_link")
 def entities(
-    context: AssetExecutionContext, storage: StorageResource, identity: IdentityResource
+    context: AssetExecutionContext, config: RelinkConfig, storage: StorageResource, identity: IdentityResource
 ) -> dg.MaterializeResult:
-    """Global identities: daily entities linked across days, people's corrections (merge, split, name,
-    not the same, watch) re-applied on every run. Ids come from each entity's earliest tracklet, so they
-    are the same whatever order days were backfilled in. Timelines of days whose membership changed are
-    refreshed here too.
+    """Global identities: each day's daily entities linked, in date order, to the entities of the days before,
+    people's corrections (merge, split, name, not the same, watch) applied. A new day is linked on its own
+    against the stored entities (only the entities it reaches are rewritten); a day that arrives out of
+    order or changes, or a changed correction, replays every day, so ids are the same whatever order days
+    were backfilled in. ``full: true`` (the ``relink_job``) replays everything, e.g. after a threshold or
+    model change. Timelines of days whose membership changed are refreshed here too.
     """
     store = identity.store(storage.data_root)
-    daily = store.rows("daily_entities")
-    if not daily:
-        return dg.MaterializeResult(metadata={"entities": 0})
-    params = identity.params(_backend_of(store, daily[0]["date"]), _adaptation_of(daily))
-    corrections = interpret(store.corrections())
-    before = store.rows("entity_members")
-    result = link_days(daily, store.table("daily_entities"), params, corrections)
-    store.write_entities(result.entities, result.members, len(daily[0]["vector"]))
-    store.write_review("daily_entity", None, result.review)
-    refreshed = refresh_timelines(store, before, result.members)
+    if not store.has("daily_entities"):
+        return dg.MaterializeResult(metadata={"entities": 0, "mode": "nothing linked yet"})
+    first = store.table("daily_entities").search().select(["date", "adapter_id"]).limit(1).to_arrow().to_pylist()
+    params = identity.params(_backend_of(store, first[0]["date"]) if first else "open_clip", _adaptation_of(first))
+    report = relink(store, params, interpret(store.corrections()), full=config.full)
+    total = store.table("entities").count_rows() if store.has("entities") else 0
     return dg.MaterializeResult(
         metadata={
-            "entities": len(result.entities),
-            "seen_on_several_days": sum(1 for e in result.entities if len(e["days"]) > 1),
-            "named": sum(1 for e in result.entities if e["name"]),
-            "watched": sum(1 for e in result.entities if e["watch"]),
-            "links_across_days": result.merged_edges,
-            "flagged_for_review": len(result.review),
-            "timelines_refreshed_for_days": ", ".join(refreshed) or "none",
-            "vector_index": store.vector_index.get("entities", "none: nothing written"),
+            "mode": report.mode + (f" ({report.why_full})" if report.why_full else ""),
+            "days_linked": ", ".join(report.days_linked) or "none",
+            "entities": total,
+            "entities_written": report.entities_written,
+            "links_across_days": report.links_across_days,
+            "flagged_for_review": report.review_pairs,
+            "lost_races_retried": report.lost_races,
+            "timelines_refreshed_for_days": ", ".join(report.timelines_refreshed) or "none",
+            "vector_index": store.vector_index.get("entities", "unchanged: nothing written"),
+            "table_upkeep": "; ".join(f"{t}: {what}" for t, what in sorted(store.upkept.items())) or "none due",
         }
     )
 

@@ -1,9 +1,10 @@
 """Benchmark: clustering time vs number of appearances (kNN graph vs all pairs), and LanceDB search.
 
 Synthetic appearances: identities with a random 512-d look, each seen about five times with noise,
-at random times on four cameras of one day. The kNN method is the pipeline's own ``cluster_day``
-(LanceDB candidates, exact scoring, constrained clustering); the all-pairs arm scores every pair in
-blocks with numpy and feeds the same clustering, only for sizes where that fits.
+at random times on four cameras of one day. The kNN method is the pipeline's daily step, measured in
+full at every size (LanceDB write and read, in-memory candidates, exact scoring, constrained
+clustering, daily entities written); the all-pairs arm scores every pair in blocks with numpy and
+feeds the same clustering, only for sizes where that fits.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
-from reid_pipeline.lib.identity.candidates import knn_pairs
 from reid_pipeline.lib.identity.clustering import Edge, cluster
 from reid_pipeline.lib.identity.corrections import CorrectionSet
 from reid_pipeline.lib.identity.daily import appearance_node, cluster_day
+from reid_pipeline.lib.identity.knn import EXACT_MAX_ROWS, PROBED_CELLS, ROWS_PER_CELL
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.scoring import impossible_together
 from reid_pipeline.lib.identity.store import IdentityStore
+from reid_pipeline.lib.identity.tables import TIMESTAMP, appearances_schema
 from reid_pipeline.lib.storage.schemas import Row
 
 DATE = "2024-05-01"
@@ -78,40 +81,84 @@ def pairwise_f1(groups: list[list[str]], owner: dict[str, int]) -> float:
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
-def knn_arm(
-    rows: list[Row], owner: np.ndarray, params: MatchParams, ann_min_rows: int, full_max: int, sample: int
-) -> dict[str, Any]:
-    """The pipeline's clustering; above ``full_max`` appearances only the candidate search is timed, on
-    ``sample`` queries, and the whole is extrapolated (marked so): on a small CPU the full run takes hours."""
+def synthetic_table(n: int, dims: int, seed: int = 0, per_identity: int = 5) -> tuple[pa.Table, np.ndarray]:
+    """The rows of ``synthetic_appearances`` as one Arrow table, built column by column (a million rows
+    as Python dicts would not fit the memory of a small machine)."""
+    rng = np.random.default_rng(seed)
+    identities = max(1, n // per_identity)
+    looks = rng.normal(size=(identities, dims)).astype(np.float32)
+    looks /= np.linalg.norm(looks, axis=1, keepdims=True)
+    owner = np.arange(n) % identities
+    vectors = np.empty((n, dims), dtype=np.float32)
+    for lo in range(0, n, 100_000):  # in blocks: the noise of a million rows at once is 4 GB of float64
+        hi = min(n, lo + 100_000)
+        noise = rng.normal(size=(hi - lo, dims)).astype(np.float32) * np.float32(0.35 / np.sqrt(dims))
+        block = looks[owner[lo:hi]] + noise
+        vectors[lo:hi] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    start_us = int(datetime(2024, 5, 1, tzinfo=UTC).timestamp() * 1e6)
+    offsets = (rng.uniform(0, 86_000, size=n) * 1e6).astype(np.int64) + start_us
+    cameras = [CAMERAS[i % 4] for i in range(n)]
+    columns = {
+        "tracklet_id": pa.array([f"{DATE}/{cameras[i]}/{i:07d}" for i in range(n)]),
+        "date": pa.array([DATE] * n),
+        "camera_id": pa.array(cameras),
+        "entity_type": pa.array(["person"] * n),
+        "start_time": pa.array(offsets).cast(TIMESTAMP),
+        "end_time": pa.array(offsets + 4_000_000).cast(TIMESTAMP),
+        "n_detections": pa.array(np.full(n, 4, dtype=np.int64)),
+        "best_crop_id": pa.array([f"c{i}" for i in range(n)]),
+        "quality": pa.array(np.full(n, 0.8, dtype=np.float32)),
+        "summary": pa.nulls(n, pa.string()),
+        "attributes": pa.nulls(n, pa.string()),
+        "flat_attributes": pa.nulls(n, pa.string()),
+        "thumbnail": pa.array([b""] * n, type=pa.binary()),
+        "backend": pa.array(["bench"] * n),
+        "model": pa.array(["synthetic"] * n),
+        "adapter_id": pa.array(["none"] * n),
+        "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dims),
+    }
+    return pa.table(columns).cast(appearances_schema(dims)), owner
+
+
+def knn_arm(n: int, dims: int, params: MatchParams, ann_min_rows: int) -> dict[str, Any]:
+    """The pipeline's daily step, measured in full: appearances written to LanceDB, read back as Arrow,
+    clustered (``cluster_day``), and the daily entities written. The synthetic table is dropped once
+    written, so at a million rows only the copy read back is in memory."""
+    table, owner = synthetic_table(n, dims)
+    ids = table.column("tracklet_id").to_pylist()
     with tempfile.TemporaryDirectory() as folder:
         store = IdentityStore(folder, ann_min_rows)
         started = time.perf_counter()
-        store.write_appearances(DATE, rows, len(rows[0]["vector"]))
+        store.write_day("appearances", appearances_schema(dims), "tracklet_id", DATE, table)
         ingest = time.perf_counter() - started
-        table = store.table("appearances")
-        if len(rows) > full_max:
-            picks = np.random.default_rng(0).choice(len(rows), size=min(sample, len(rows)), replace=False)
-            ids = [rows[i]["tracklet_id"] for i in picks]
-            vectors = np.stack([rows[i]["vector"] for i in picks])
-            started = time.perf_counter()
-            knn_pairs(table, ids, vectors, f"date = '{DATE}' AND entity_type = 'person'", params.k, "tracklet_id")
-            per_query = (time.perf_counter() - started) / len(ids)
-            return {
-                "ingest_and_index_s": round(ingest, 2),
-                "knn_ms_per_query": round(per_query * 1000, 2),
-                "cluster_s_extrapolated": round(per_query * len(rows), 0),
-                "sampled_queries": len(ids),
-            }
+        del table
         started = time.perf_counter()
-        result = cluster_day(DATE, rows, table, params, CorrectionSet())
+        rows = store.arrow("appearances", f"date = '{DATE}'")
+        read = time.perf_counter() - started
+        assert rows is not None
+        started = time.perf_counter()
+        result = cluster_day(DATE, rows, params, CorrectionSet())
         seconds = time.perf_counter() - started
-    truth = {row["tracklet_id"]: int(owner[i]) for i, row in enumerate(rows)}
-    groups = [e["tracklet_ids"] for e in result.entities]
+        started = time.perf_counter()
+        store.write_daily_entities(DATE, result.table, dims)
+        write = time.perf_counter() - started
+    truth = {t: int(owner[i]) for i, t in enumerate(ids)}
+    groups = result.table.column("tracklet_ids").to_pylist()
     return {
         "ingest_and_index_s": round(ingest, 2),
+        "read_s": round(read, 2),
         "cluster_s": round(seconds, 2),
+        "write_daily_s": round(write, 2),
+        "candidate_search": neighbour_method(len(ids)),
+        "daily_entities": result.table.num_rows,
         "pairwise_f1": round(pairwise_f1(groups, truth), 4),
     }
+
+
+def neighbour_method(n: int) -> str:
+    if n <= EXACT_MAX_ROWS:
+        return "exact (in memory)"
+    return f"inverted file (in memory), {max(2, n // ROWS_PER_CELL)} cells, {PROBED_CELLS} probed"
 
 
 def all_pairs_arm(rows: list[Row], owner: np.ndarray, params: MatchParams, block: int = 4096) -> dict[str, float]:
@@ -190,20 +237,17 @@ def search_quality(n: int, dims: int, queries: int = 200, k: int = 10, ann_min_r
 
 
 def bench_identities(
-    sizes: list[int],
-    dims: int,
-    all_pairs_max: int,
-    search_rows: int,
-    ann_min_rows: int,
-    full_max: int = 200_000,
-    sample: int = 10_000,
+    sizes: list[int], dims: int, all_pairs_max: int, search_rows: int, ann_min_rows: int
 ) -> dict[str, Any]:
     params = MatchParams(k=10, match_threshold=0.8, link_threshold=0.8, review_band=0.05, attribute_weight=0.0)
     arms = []
     for n in sizes:
-        rows, owner = synthetic_appearances(n, dims)
-        entry: dict[str, Any] = {"appearances": n, "knn": knn_arm(rows, owner, params, ann_min_rows, full_max, sample)}
-        entry["all_pairs"] = all_pairs_arm(rows, owner, params) if n <= all_pairs_max else "skipped (does not fit)"
+        entry: dict[str, Any] = {"appearances": n, "knn": knn_arm(n, dims, params, ann_min_rows)}
+        if n <= all_pairs_max:
+            rows, owner = synthetic_appearances(n, dims)
+            entry["all_pairs"] = all_pairs_arm(rows, owner, params)
+        else:
+            entry["all_pairs"] = "skipped (does not fit)"
         arms.append(entry)
     return {
         "dims": dims,

@@ -73,12 +73,12 @@ def membership_for(store: IdentityStore, days: Sequence[str], params: MatchParam
             rows = store.rows("appearances", f"date = {quoted(day)}")
             if not rows:
                 continue
-            result = cluster_day(day, rows, store.table("appearances"), params, CorrectionSet())
+            result = cluster_day(day, rows, params, CorrectionSet())
             work.write_daily_entities(day, result.entities, len(rows[0]["vector"]))
             daily.extend(result.entities)
         if not daily:
             return {}
-        linked = link_days(work.rows("daily_entities"), work.table("daily_entities"), params, CorrectionSet())
+        linked = link_days(work.rows("daily_entities"), params, CorrectionSet())
     return {m["tracklet_id"]: m["entity_id"] for m in linked.members}
 
 

@@ -2,41 +2,43 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
-from reid_pipeline.lib.adaptation.site import NO_ADAPTER
-from reid_pipeline.lib.embedding.types import l2_normalise
-from reid_pipeline.lib.identity.candidates import knn_pairs, score_pairs
 from reid_pipeline.lib.identity.cluster_checks import split_chains
-from reid_pipeline.lib.identity.clustering import Edge, cluster
+from reid_pipeline.lib.identity.clustering import Edge, cluster_indices
 from reid_pipeline.lib.identity.corrections import CorrectionSet
+from reid_pipeline.lib.identity.day_arrays import (
+    DayColumns,
+    EdgeArrays,
+    daily_entities_table,
+    day_conflicts,
+    day_edges,
+    day_nodes,
+)
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.reciprocal import rerank_edges
-from reid_pipeline.lib.identity.scoring import (
-    CameraSpan,
-    Node,
-    decode_attributes,
-    encode_attributes,
-    impossible_together,
-    pair_score,
-)
-from reid_pipeline.lib.identity.store import quoted
+from reid_pipeline.lib.identity.scoring import CameraSpan, Node, decode_attributes, pair_score
 from reid_pipeline.lib.identity.transits import apply_transit_prior
 from reid_pipeline.lib.storage.schemas import Row
 
 
 @dataclass
 class DailyResult:
-    entities: list[Row]
+    table: pa.Table  # the daily entities, ``daily_entities_schema``
     review: list[Row]
     merged_edges: int
     refused_edges: int
     candidate_pairs: int
+
+    @property
+    def entities(self) -> list[Row]:
+        """The daily entities as rows (small days; large ones stay in ``table``)."""
+        rows: list[Row] = self.table.to_pylist()
+        return rows
 
 
 def appearance_node(row: Row) -> Node:
@@ -65,92 +67,55 @@ def review_row(edge: Edge, date: str, level: str) -> Row:
 
 
 def cluster_day(
-    date: str, appearances: Sequence[Row], table: Any, params: MatchParams, corrections: CorrectionSet
+    date: str, appearances: Sequence[Row] | pa.Table, params: MatchParams, corrections: CorrectionSet
 ) -> DailyResult:
-    """Daily entities of ``date`` from its appearance rows; candidates come from ``table`` (LanceDB)."""
-    nodes = {row["tracklet_id"]: appearance_node(row) for row in appearances}
-    by_type: dict[str, list[str]] = defaultdict(list)
-    for node in nodes.values():
-        by_type[node.entity_type].append(node.node_id)
-    edges: list[Edge] = []
-    pairs_seen = 0
-    for entity_type, ids in sorted(by_type.items()):
-        vectors = np.stack([nodes[i].vector for i in ids])
-        pairs = knn_pairs(
-            table,
-            ids,
-            vectors,
-            f"date = {quoted(date)} AND entity_type = {quoted(entity_type)}",
-            params.k,
-            "tracklet_id",
-        )
-        pairs_seen += len(pairs)
-        scored = score_pairs(pairs, nodes, params.attribute_weight)
-        edges.extend(rerank_edges(scored, params.rerank_k, params.rerank_lambda) if params.rerank_k else scored)
+    """Daily entities of ``date`` from its appearance rows (or the Arrow table of them).
 
-    if params.transit_prior_weight > 0:
-        confident = params.match_threshold + params.transit_confident_margin
-        edges, _ = apply_transit_prior(edges, nodes, confident, params.transit_prior_weight)
-
-    def conflict(a: str, b: str) -> bool:
-        return impossible_together(nodes[a], nodes[b], params.transitions) or corrections.forbids([a], [b])
-
-    result = cluster(sorted(nodes), edges, params.match_threshold, params.review_band, conflict, corrections.must_link)
-    groups = result.groups
+    Candidates are each appearance's ``k`` nearest appearances of the same entity type, found in memory
+    (``knn.neighbour_pairs``); pairs are scored in numpy and clustered by ``cluster_indices``. The optional
+    passes (re-ranking, transit prior, anti-chaining) run on ``Edge`` and ``Node`` objects when switched on.
+    """
+    day = DayColumns.build(appearances)
+    optional = bool(params.rerank_k) or params.transit_prior_weight > 0
+    edges = day_edges(day, params, keep_all=optional)
+    nodes: dict[str, Node] = day_nodes(day) if optional or params.chain_min_average is not None else {}
+    if optional:
+        edges = _optional_passes(edges, day, nodes, params)
+    conflict = day_conflicts(day, params, corrections)
+    must = [(day.number[x], day.number[y]) for x, y in corrections.must_link if x in day.number and y in day.number]
+    found = cluster_indices(
+        len(day.ids), edges.a, edges.b, edges.score, params.match_threshold, params.review_band, conflict, must
+    )
+    groups = found.groups
     if params.chain_min_average is not None:
-        groups = split_chains(
-            groups,
+        checked = split_chains(
+            [[day.ids[i] for i in group] for group in groups],
             lambda a, b: pair_score(nodes[a], nodes[b], params.attribute_weight),
             params.chain_min_average,
             corrections.must_link,
-        ).groups
-    flagged = {node for edge in result.review for node in (edge.a, edge.b)}
-    rows = appearances_by_id(appearances)
-    entities = [daily_entity([rows[t] for t in group], flagged) for group in groups]
-    review = [review_row(edge, date, "tracklet") for edge in result.review]
-    return DailyResult(entities, review, result.merged_edges, result.refused_edges, pairs_seen)
+        )
+        groups = [[day.number[t] for t in group] for group in checked.groups]
+    review = [review_row(edges.edge(i, day.ids), date, "tracklet") for i in found.review]
+    flagged = {node for i in found.review for node in (int(edges.a[i]), int(edges.b[i]))}
+    table = daily_entities_table(day, groups, flagged)
+    return DailyResult(table, review, found.merged_edges, found.refused_edges, edges.candidates)
 
 
-def appearances_by_id(appearances: Sequence[Row]) -> dict[str, Row]:
-    return {row["tracklet_id"]: row for row in appearances}
-
-
-def daily_entity(members: list[Row], flagged: set[str]) -> Row:
-    """One daily entity from its member appearances; its id is its earliest tracklet's."""
-    members = sorted(members, key=lambda r: (r["start_time"], r["tracklet_id"]))
-    weights = np.array([max(float(r["quality"]), 1e-3) for r in members])
-    vectors = np.stack([np.asarray(r["vector"], dtype=np.float32) for r in members])
-    centroid = l2_normalise((vectors * weights[:, None]).sum(axis=0, keepdims=True))[0]
-    best = max(members, key=lambda r: (float(r["quality"]), r["tracklet_id"]))
-    return {
-        "daily_entity_id": f"de:{members[0]['tracklet_id']}",
-        "date": members[0]["date"],
-        "entity_type": members[0]["entity_type"],
-        "tracklet_ids": [r["tracklet_id"] for r in members],
-        "cameras": sorted({r["camera_id"] for r in members}),
-        "first_seen": min(r["start_time"] for r in members),
-        "last_seen": max(r["end_time"] for r in members),
-        "n_appearances": len(members),
-        "summary": best.get("summary"),
-        "flat_attributes": encode_attributes(
-            merge_attributes([decode_attributes(r.get("flat_attributes")) for r in members])
-        ),
-        "best_tracklet_id": best["tracklet_id"],
-        "needs_review": any(r["tracklet_id"] in flagged for r in members),
-        "adapter_id": members[0].get("adapter_id") or NO_ADAPTER,
-        "vector": centroid.tolist(),
-    }
-
-
-def merge_attributes(descriptions: list[dict[str, tuple[str, float]]]) -> dict[str, tuple[str, float]]:
-    """Per field, the value with the most summed confidence; its confidence is its share of the total."""
-    votes: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for description in descriptions:
-        for name, (value, confidence) in description.items():
-            votes[name][value] += confidence
-    out = {}
-    for name, counter in votes.items():
-        total = sum(counter.values())
-        value, weight = max(counter.items(), key=lambda kv: (kv[1], kv[0]))
-        out[name] = (value, weight / total if total else 0.0)
-    return out
+def _optional_passes(edges: EdgeArrays, day: DayColumns, nodes: dict[str, Node], params: MatchParams) -> EdgeArrays:
+    """k-reciprocal re-ranking and the learned transit prior, over every candidate pair."""
+    listed: list[Edge] = [edges.edge(i, day.ids) for i in range(edges.a.size)]
+    if params.rerank_k:
+        listed = rerank_edges(listed, params.rerank_k, params.rerank_lambda)
+    if params.transit_prior_weight > 0:
+        confident = params.match_threshold + params.transit_confident_margin
+        listed, _ = apply_transit_prior(listed, nodes, confident, params.transit_prior_weight)
+    floor = params.match_threshold - params.review_band
+    kept = [e for e in listed if e.score >= floor]
+    return EdgeArrays(
+        np.array([min(day.number[e.a], day.number[e.b]) for e in kept], dtype=np.int64),
+        np.array([max(day.number[e.a], day.number[e.b]) for e in kept], dtype=np.int64),
+        np.array([e.score for e in kept], dtype=np.float64),
+        np.array([e.cosine for e in kept], dtype=np.float64),
+        np.array([np.nan if e.agreement is None else e.agreement for e in kept], dtype=np.float64),
+        edges.candidates,
+    )

@@ -1,30 +1,43 @@
-"""All days: daily entities linked into global entities, with people's corrections applied.
+"""All days: daily entities linked into global entities, one day at a time in date order.
 
-The entity id is derived from the earliest tracklet of the entity ("E" + 10 hex digits of its hash),
-so the same footage gives the same ids whatever order the days were processed in, and re-running a
-day leaves the ids of unaffected entities alone.
+The rule for one day (``link_day``): each of the day's daily entities finds the ``k`` global entities
+of its type nearest its vector, as they stood after the earlier days; each pair is scored exactly
+(cosine fused with attribute agreement), and pairs are taken strongest first. A daily entity joins the
+global entity of a pair that clears the link threshold when neither side is taken yet and nothing
+forbids it (a person's "not the same"); otherwise it starts a new global entity. Two daily entities of
+one day never join one global entity (the day already kept them apart) unless people merged them, and two existing global
+entities are never merged.
+
+Because a day only ever looks at earlier days, the result is a function of the set of days: the
+nightly run links the newest day against the stored global entities and touches only the entities
+that day reached (``incremental.py``), and a day that arrives out of order, or changes, makes the
+days replay in date order (``link_days``, the full relink). Both go through ``link_day``, so they
+give identical ids and members.
+
+The entity id is derived from the earliest tracklet of the entity ("E" + 10 hex digits of its hash):
+an entity starts on its earliest day and is never renumbered afterwards.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import json
+import math
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 
 from reid_pipeline.lib.embedding.types import l2_normalise
-from reid_pipeline.lib.identity.candidates import knn_pairs, score_pairs
-from reid_pipeline.lib.identity.cluster_checks import split_chains
-from reid_pipeline.lib.identity.clustering import cluster
+from reid_pipeline.lib.identity.clustering import Edge, cluster
 from reid_pipeline.lib.identity.corrections import CorrectionSet
 from reid_pipeline.lib.identity.daily import review_row
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.reciprocal import rerank_edges
-from reid_pipeline.lib.identity.scoring import Node, decode_attributes, pair_score
-from reid_pipeline.lib.identity.store import quoted
+from reid_pipeline.lib.identity.scoring import attribute_agreement, decode_attributes, fused_score
 from reid_pipeline.lib.storage.schemas import Row
 
 
@@ -41,60 +54,280 @@ def entity_id_for(anchor_tracklet: str) -> str:
     return "E" + hashlib.sha1(anchor_tracklet.encode()).hexdigest()[:10]
 
 
-def daily_node(row: Row) -> Node:
-    return Node(
-        node_id=row["daily_entity_id"],
-        entity_type=row["entity_type"],
-        date=row["date"],
-        vector=np.asarray(row["vector"], dtype=np.float32),
-        sightings=[],
-        attributes=decode_attributes(row.get("flat_attributes")),
-        tracklet_ids=tuple(row["tracklet_ids"]),
-    )
+@dataclass
+class EntityState:
+    """A global entity as the linking sees it after some days: what the next day is compared with."""
+
+    entity_id: str
+    entity_type: str
+    first_seen: datetime
+    last_seen: datetime
+    days: list[str]
+    cameras: list[str]
+    n_appearances: int
+    daily_entity_ids: list[str]
+    anchor_tracklet_id: str
+    summary: str | None
+    summary_n: int  # appearances of the daily entity the summary comes from
+    needs_review: bool
+    vector: np.ndarray  # float32 unit vector: the appearance-weighted mean of its daily entities
+    votes: dict[str, dict[str, float]] = field(default_factory=dict)  # field -> value -> summed confidence
+    name: str | None = None
+    watch: bool = False
+
+    @classmethod
+    def start(cls, daily: Row) -> EntityState:
+        state = cls(
+            entity_id=entity_id_for(daily["tracklet_ids"][0]),
+            entity_type=daily["entity_type"],
+            first_seen=daily["first_seen"],
+            last_seen=daily["last_seen"],
+            days=[daily["date"]],
+            cameras=sorted(daily["cameras"]),
+            n_appearances=int(daily["n_appearances"]),
+            daily_entity_ids=[daily["daily_entity_id"]],
+            anchor_tracklet_id=daily["tracklet_ids"][0],
+            summary=daily.get("summary"),
+            summary_n=int(daily["n_appearances"]),
+            needs_review=bool(daily["needs_review"]),
+            vector=np.asarray(daily["vector"], dtype=np.float32).copy(),
+        )
+        state._vote(daily)
+        return state
+
+    def attach(self, daily: Row) -> None:
+        """Fold a later day's daily entity in (the fold runs in date order, so it is the same every time)."""
+        n = int(daily["n_appearances"])
+        mixed = self.vector * np.float32(self.n_appearances) + np.asarray(daily["vector"], np.float32) * np.float32(n)
+        self.vector = l2_normalise(mixed[None, :])[0]
+        self.first_seen = min(self.first_seen, daily["first_seen"])
+        self.last_seen = max(self.last_seen, daily["last_seen"])
+        self.days = sorted({*self.days, daily["date"]})
+        self.cameras = sorted({*self.cameras, *daily["cameras"]})
+        self.n_appearances += n
+        self.daily_entity_ids = [*self.daily_entity_ids, daily["daily_entity_id"]]
+        if n > self.summary_n:
+            self.summary, self.summary_n = daily.get("summary"), n
+        self.needs_review = self.needs_review or bool(daily["needs_review"])
+        self._vote(daily)
+
+    def _vote(self, daily: Row) -> None:
+        for name, (value, confidence) in decode_attributes(daily.get("flat_attributes")).items():
+            field_votes = self.votes.setdefault(name, {})
+            field_votes[value] = field_votes.get(value, 0.0) + confidence
+
+    def attributes(self) -> dict[str, tuple[str, float]]:
+        """Per field, the value with the most summed confidence and its share (exact sums: order-free)."""
+        out = {}
+        for name, counter in sorted(self.votes.items()):
+            total = math.fsum(counter.values())
+            value, weight = max(counter.items(), key=lambda kv: (kv[1], kv[0]))
+            out[name] = (value, weight / total if total else 0.0)
+        return out
+
+    def row(self) -> Row:
+        return {
+            "entity_id": self.entity_id,
+            "entity_type": self.entity_type,
+            "name": self.name,
+            "watch": self.watch,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "days": self.days,
+            "cameras": self.cameras,
+            "n_appearances": self.n_appearances,
+            "daily_entity_ids": self.daily_entity_ids,
+            "anchor_tracklet_id": self.anchor_tracklet_id,
+            "summary": self.summary,
+            "summary_n": self.summary_n,
+            "needs_review": self.needs_review,
+            "attribute_votes": json.dumps(self.votes, sort_keys=True),
+            "vector": self.vector.tolist(),
+        }
+
+    @classmethod
+    def from_row(cls, row: Row) -> EntityState:
+        return cls(
+            entity_id=row["entity_id"],
+            entity_type=row["entity_type"],
+            first_seen=row["first_seen"],
+            last_seen=row["last_seen"],
+            days=list(row["days"]),
+            cameras=list(row["cameras"]),
+            n_appearances=int(row["n_appearances"]),
+            daily_entity_ids=list(row["daily_entity_ids"]),
+            anchor_tracklet_id=row["anchor_tracklet_id"],
+            summary=row.get("summary"),
+            summary_n=int(row["summary_n"]),
+            needs_review=bool(row["needs_review"]),
+            vector=np.asarray(row["vector"], dtype=np.float32),
+            votes=json.loads(row["attribute_votes"] or "{}"),
+            name=row.get("name"),
+            watch=bool(row.get("watch")),
+        )
 
 
-def link_days(daily: Sequence[Row], table: Any, params: MatchParams, corrections: CorrectionSet) -> LinkResult:
-    """Global entities from every daily entity; candidates from the ``daily_entities`` LanceDB table."""
-    refuse_mixed_adapters(daily)
-    nodes = {row["daily_entity_id"]: daily_node(row) for row in daily}
-    owner = {t: node.node_id for node in nodes.values() for t in node.tracklet_ids}
-    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for node in nodes.values():
-        groups[(node.entity_type, node.date)].append(node.node_id)
-    pairs: set[tuple[str, str]] = set()
-    for (entity_type, date), ids in sorted(groups.items()):
-        vectors = np.stack([nodes[i].vector for i in ids])
-        where = f"entity_type = {quoted(entity_type)} AND date <> {quoted(date)}"
-        pairs |= knn_pairs(table, ids, vectors, where, params.k, "daily_entity_id")
-    edges = score_pairs(pairs, nodes, params.attribute_weight)
+@dataclass
+class DayLinks:
+    """What linking one day changed: entities touched or started, the day's members, review pairs."""
+
+    changed: dict[str, EntityState]
+    members: list[Row]
+    review: list[Row]
+    merged_edges: int
+    candidate_pairs: int
+
+
+def link_day(
+    date: str,
+    day: Sequence[Row],
+    candidates: Mapping[str, Sequence[str]],
+    entities: Mapping[str, EntityState],
+    owner: Callable[[str], str | None],
+    params: MatchParams,
+    corrections: CorrectionSet,
+) -> DayLinks:
+    """Link the daily entities ``day`` of ``date`` to the global entities of earlier days.
+
+    ``candidates`` gives each daily entity's nearest global entities (of its type); ``entities`` holds
+    at least those and the ones corrections pin; ``owner`` names the global entity of an earlier day's
+    tracklet. Nothing passed in is modified.
+    """
+    daily = {row["daily_entity_id"]: row for row in day}
+    edges = []
+    for daily_id, row in sorted(daily.items()):
+        vector = np.asarray(row["vector"], dtype=np.float32)
+        described = decode_attributes(row.get("flat_attributes"))
+        for entity_id in sorted(set(candidates.get(daily_id, ()))):
+            entity = entities[entity_id]
+            cosine = float(np.dot(vector, entity.vector))
+            agreement = attribute_agreement(described, entity.attributes())
+            score = fused_score(cosine, agreement, params.attribute_weight)
+            edges.append(Edge(daily_id, entity_id, score, cosine, agreement))
     if params.rerank_k:
         edges = rerank_edges(edges, params.rerank_k, params.rerank_lambda)
+    forbidden: dict[str, set[str]] = defaultdict(set)
+    pinned: list[tuple[str, str]] = []
+    tracklet_day = {t: daily_id for daily_id, row in daily.items() for t in row["tracklet_ids"]}
+    together = {daily_id: daily_id for daily_id in daily}  # daily entities people said are one (a merge)
+    for p, q in sorted(corrections.must_link):
+        if p in tracklet_day and q in tracklet_day:
+            low, high = sorted((_root(together, tracklet_day[p]), _root(together, tracklet_day[q])))
+            together[high] = low
+    for pairs, into in ((corrections.cannot_link, None), (corrections.must_link, pinned)):
+        for p, q in sorted(pairs):
+            for mine, other in ((p, q), (q, p)):
+                if mine in tracklet_day and other not in tracklet_day and (target := owner(other)) is not None:
+                    if into is None:
+                        forbidden[tracklet_day[mine]].add(target)
+                    elif target in entities:
+                        into.append((tracklet_day[mine], target))
+    pins = sorted({(a, b) for a in daily if (b := _root(together, a)) != a})
+    used: set[str] = set()
+    for daily_id, entity_id in sorted(pinned):
+        root = _root(together, daily_id)
+        if root not in used and entity_id not in used and entity_id not in forbidden[daily_id]:
+            pins.append((daily_id, entity_id))
+            used |= {root, entity_id}
 
     def conflict(a: str, b: str) -> bool:
-        na, nb = nodes[a], nodes[b]
-        if na.entity_type != nb.entity_type or na.date == nb.date:
-            return True  # the day's own clustering already kept them apart
-        return corrections.forbids(na.tracklet_ids, nb.tracklet_ids)
+        if a in daily and b in daily:
+            return _root(together, a) != _root(together, b)  # the day kept them apart, unless people merged them
+        if a not in daily and b not in daily:
+            return True  # two existing entities are never merged
+        daily_id, entity_id = (a, b) if a in daily else (b, a)
+        return daily[daily_id]["entity_type"] != entities[entity_id].entity_type or entity_id in forbidden[daily_id]
 
-    must = {(owner[a], owner[b]) for a, b in corrections.must_link if a in owner and b in owner}
-    result = cluster(sorted(nodes), edges, params.link_threshold, params.review_band, conflict, must)
-    by_id = {row["daily_entity_id"]: row for row in daily}
+    nodes = [*daily, *{e.b for e in edges}, *{p[1] for p in pins}]
+    result = cluster(nodes, edges, params.link_threshold, params.review_band, conflict, pins)
     flagged = {n for edge in result.review for n in (edge.a, edge.b)}
-    entities, members = [], []
-    clusters = result.groups
-    if params.chain_min_average is not None:
-        clusters = split_chains(
-            clusters,
-            lambda a, b: pair_score(nodes[a], nodes[b], params.attribute_weight),
-            params.chain_min_average,
-            must,
-        ).groups
-    for group in clusters:
-        entity, entity_members = global_entity([by_id[d] for d in group], corrections, flagged)
-        entities.append(entity)
-        members.extend(entity_members)
-    review = [review_row(edge, max(nodes[edge.a].date, nodes[edge.b].date), "daily_entity") for edge in result.review]
-    return LinkResult(entities, members, review, result.merged_edges, len(pairs))
+    changed: dict[str, EntityState] = {}
+    members: list[Row] = []
+    for group in result.groups:
+        joined: list[Row] = sorted(
+            (daily[n] for n in group if n in daily), key=lambda r: (r["first_seen"], r["daily_entity_id"])
+        )
+        if not joined:
+            continue
+        existing = [n for n in group if n not in daily]
+        if existing:
+            state = copy.deepcopy(entities[existing[0]])
+            state.attach(joined[0])
+        else:
+            state = EntityState.start(joined[0])
+        for later in joined[1:]:
+            state.attach(later)
+        reviewed = {m["daily_entity_id"] for m in joined} | {state.entity_id}
+        state.needs_review = state.needs_review or bool(reviewed & flagged)
+        changed[state.entity_id] = state
+        members.extend(
+            {"tracklet_id": t, "date": date, "daily_entity_id": m["daily_entity_id"], "entity_id": state.entity_id}
+            for m in joined
+            for t in m["tracklet_ids"]
+        )
+    for edge in result.review:  # an existing entity flagged for review is changed too
+        if edge.b not in changed:
+            state = copy.deepcopy(entities[edge.b])
+            state.needs_review = True
+            changed[edge.b] = state
+    review = [_review_row(edge, date, entities) for edge in result.review]
+    return DayLinks(changed, members, review, result.merged_edges, len(edges))
+
+
+def _root(parent: dict[str, str], node: str) -> str:
+    while parent[node] != node:
+        node = parent[node]
+    return node
+
+
+def _review_row(edge: Edge, date: str, entities: Mapping[str, EntityState]) -> Row:
+    """A review pair between daily entities: the day's one, and the entity's latest earlier daily entity."""
+    other = entities[edge.b].daily_entity_ids[-1]
+    a, b = sorted((edge.a, other))
+    return review_row(Edge(a, b, edge.score, edge.cosine, edge.agreement), date, "daily_entity")
+
+
+def apply_names(
+    entities: Mapping[str, EntityState], owner: Callable[[str], str | None], corrections: CorrectionSet
+) -> None:
+    """Set each entity's name and watch flag from the corrections on its tracklets."""
+    names: dict[str, set[str]] = defaultdict(set)
+    for tracklet, name in corrections.names.items():
+        if (entity_id := owner(tracklet)) is not None:
+            names[entity_id].add(name)
+    watched = {entity_id for t in corrections.watched if (entity_id := owner(t)) is not None}
+    for entity_id, state in entities.items():
+        listed = sorted(names.get(entity_id, ()))
+        state.name = listed[0] if listed else None
+        state.watch = entity_id in watched
+
+
+class EntityIndex:
+    """Unit vectors of the global entities of one type, for exact nearest-neighbour search in memory."""
+
+    def __init__(self, dims: int) -> None:
+        self.ids: list[str] = []
+        self.rows: dict[str, int] = {}
+        self.vectors = np.zeros((0, dims), dtype=np.float32)
+
+    def put(self, entity_id: str, vector: np.ndarray) -> None:
+        if entity_id in self.rows:
+            self.vectors[self.rows[entity_id]] = vector
+            return
+        if len(self.ids) == self.vectors.shape[0]:
+            grown = np.zeros((max(16, 2 * len(self.ids)), self.vectors.shape[1]), dtype=np.float32)
+            grown[: len(self.ids)] = self.vectors[: len(self.ids)]
+            self.vectors = grown
+        self.rows[entity_id] = len(self.ids)
+        self.ids.append(entity_id)
+        self.vectors[len(self.ids) - 1] = vector
+
+    def nearest(self, vectors: np.ndarray, k: int) -> list[list[str]]:
+        if not self.ids:
+            return [[] for _ in range(len(vectors))]
+        sims = np.asarray(vectors, dtype=np.float32) @ self.vectors[: len(self.ids)].T
+        order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        return [[self.ids[j] for j in row] for row in order.tolist()]
 
 
 def refuse_mixed_adapters(daily: Sequence[Row]) -> None:
@@ -110,34 +343,35 @@ def refuse_mixed_adapters(daily: Sequence[Row]) -> None:
         )
 
 
-def global_entity(daily: list[Row], corrections: CorrectionSet, flagged: set[str]) -> tuple[Row, list[Row]]:
-    daily = sorted(daily, key=lambda r: (r["first_seen"], r["daily_entity_id"]))
-    anchor = daily[0]["tracklet_ids"][0]
-    entity_id = entity_id_for(anchor)
-    tracklets = [t for row in daily for t in row["tracklet_ids"]]
-    names = sorted({corrections.names[t] for t in tracklets if t in corrections.names})
-    weights = np.array([float(row["n_appearances"]) for row in daily])
-    vectors = np.stack([np.asarray(row["vector"], dtype=np.float32) for row in daily])
-    biggest = max(daily, key=lambda r: (r["n_appearances"], r["daily_entity_id"]))
-    entity = {
-        "entity_id": entity_id,
-        "entity_type": daily[0]["entity_type"],
-        "name": names[0] if names else None,
-        "watch": any(t in corrections.watched for t in tracklets),
-        "first_seen": min(r["first_seen"] for r in daily),
-        "last_seen": max(r["last_seen"] for r in daily),
-        "days": sorted({r["date"] for r in daily}),
-        "cameras": sorted({c for r in daily for c in r["cameras"]}),
-        "n_appearances": int(weights.sum()),
-        "daily_entity_ids": [r["daily_entity_id"] for r in daily],
-        "anchor_tracklet_id": anchor,
-        "summary": biggest.get("summary"),
-        "needs_review": any(r["needs_review"] or r["daily_entity_id"] in flagged for r in daily),
-        "vector": l2_normalise((vectors * weights[:, None]).sum(axis=0, keepdims=True))[0].tolist(),
-    }
-    members = [
-        {"tracklet_id": t, "date": r["date"], "daily_entity_id": r["daily_entity_id"], "entity_id": entity_id}
-        for r in daily
-        for t in r["tracklet_ids"]
-    ]
-    return entity, members
+def link_days(daily: Sequence[Row], params: MatchParams, corrections: CorrectionSet) -> LinkResult:
+    """Global entities from every daily entity: the days replayed in date order (the full relink)."""
+    refuse_mixed_adapters(daily)
+    by_date: dict[str, list[Row]] = defaultdict(list)
+    for row in daily:
+        by_date[row["date"]].append(row)
+    states: dict[str, EntityState] = {}
+    owner: dict[str, str] = {}
+    indexes: dict[str, EntityIndex] = {}
+    members: list[Row] = []
+    review: list[Row] = []
+    merged = pairs = 0
+    for date in sorted(by_date):
+        day = sorted(by_date[date], key=lambda r: r["daily_entity_id"])
+        candidates: dict[str, list[str]] = {}
+        for entity_type in sorted({r["entity_type"] for r in day}):
+            rows = [r for r in day if r["entity_type"] == entity_type]
+            index = indexes.setdefault(entity_type, EntityIndex(len(rows[0]["vector"])))
+            found = index.nearest(np.stack([np.asarray(r["vector"], np.float32) for r in rows]), params.k)
+            candidates.update({r["daily_entity_id"]: ids for r, ids in zip(rows, found, strict=True)})
+        links = link_day(date, day, candidates, states, owner.get, params, corrections)
+        for entity_id, state in links.changed.items():
+            states[entity_id] = state
+            indexes[state.entity_type].put(entity_id, state.vector)
+        owner.update({m["tracklet_id"]: m["entity_id"] for m in links.members})
+        members.extend(links.members)
+        review.extend(links.review)
+        merged += links.merged_edges
+        pairs += links.candidate_pairs
+    apply_names(states, owner.get, corrections)
+    entities = [states[e].row() for e in sorted(states)]
+    return LinkResult(entities, members, review, merged, pairs)

@@ -9,6 +9,17 @@ from reid_pipeline.lib.identity.timelines import day_timelines, sightings
 from reid_pipeline.lib.storage.schemas import Row
 
 MEMBER_COLUMNS = ("tracklet_id", "date", "daily_entity_id", "entity_id")
+# What a timeline reads of an appearance (its vector, the widest column, is not needed).
+APPEARANCE_COLUMNS = [
+    "tracklet_id",
+    "start_time",
+    "end_time",
+    "camera_id",
+    "entity_type",
+    "thumbnail",
+    "summary",
+    "quality",
+]
 
 
 def changed_days(before: Sequence[Row], after: Sequence[Row]) -> list[str]:
@@ -37,13 +48,17 @@ def refresh_timelines(
     """
     if dates is None:
         dates = changed_days(before or [], members or [])
-    entities = store.rows("entities")
     for date in dates:
         where = f"date = {quoted(date)}"
+        members = store.rows("entity_members", where)
+        # Only the entities seen that day: reading every entity would make each day cost more than the last.
+        listed = ", ".join(sorted({quoted(m["entity_id"]) for m in members}))
+        flags = ["entity_id", "needs_review", "name", "watch"]
+        entities = store.rows("entities", f"entity_id IN ({listed})", flags) if listed else []
         rows = day_timelines(
             date,
-            store.rows("entity_members", where),
-            store.rows("appearances", where),
+            members,
+            store.rows("appearances", where, APPEARANCE_COLUMNS),
             entities,
             store.rows("daily_entities", where, ["daily_entity_id", "needs_review"]),
             store.rows("entity_timelines", where),

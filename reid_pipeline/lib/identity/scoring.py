@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,6 +59,20 @@ def decode_attributes(text: str | None) -> dict[str, tuple[str, float]]:
     if not text:
         return {}
     return {k: (str(v[0]), float(v[1])) for k, v in json.loads(text).items()}
+
+
+def merge_attributes(descriptions: list[dict[str, tuple[str, float]]]) -> dict[str, tuple[str, float]]:
+    """Per field, the value with the most summed confidence; its confidence is its share of the total."""
+    votes: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for description in descriptions:
+        for name, (value, confidence) in description.items():
+            votes[name][value] += confidence
+    out = {}
+    for name, counter in votes.items():
+        total = sum(counter.values())
+        value, weight = max(counter.items(), key=lambda kv: (kv[1], kv[0]))
+        out[name] = (value, weight / total if total else 0.0)
+    return out
 
 
 def attribute_agreement(a: Mapping[str, tuple[str, float]], b: Mapping[str, tuple[str, float]]) -> float | None:

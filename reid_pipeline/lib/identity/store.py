@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import warnings
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -10,15 +12,14 @@ import pyarrow as pa
 
 from reid_pipeline.lib.identity.tables import (
     CORRECTIONS,
-    ENTITY_MEMBERS,
+    DAY_FINGERPRINTS,
     ENTITY_TIMELINES,
     REVIEW_QUEUE,
     WATCH_SIGHTINGS,
     appearances_schema,
     daily_entities_schema,
-    entities_schema,
 )
-from reid_pipeline.lib.storage.lance import LanceStore
+from reid_pipeline.lib.storage.lance import LanceStore, UpkeepPolicy
 from reid_pipeline.lib.storage.parquet import join
 from reid_pipeline.lib.storage.schemas import Row
 
@@ -29,8 +30,38 @@ SCALAR_INDEXES = {
     "appearances": ["date", "camera_id", "entity_type", "tracklet_id"],
     "daily_entities": ["date", "entity_type"],
     "entity_members": ["date", "entity_id", "tracklet_id"],
+    "entities": ["entity_id", "entity_type"],
     "entity_timelines": ["date", "entity_id"],
 }
+
+
+def day_fingerprint(date: str, daily: pa.Table) -> Row:
+    """A hash of everything linking reads from a day's daily entities (ids, members, times, vectors, ...)."""
+    ordered = daily.sort_by("daily_entity_id") if daily.num_rows else daily
+    digest = hashlib.sha256(date.encode())
+    for name in ordered.schema.names:
+        column = ordered.column(name)
+        if name == "vector":
+            digest.update(column.combine_chunks().flatten().to_numpy(zero_copy_only=False).tobytes())
+        else:
+            digest.update(json.dumps(column.to_pylist(), default=str).encode())
+    return {"date": date, "fingerprint": digest.hexdigest()}
+
+
+def as_rows(table: pa.Table | None) -> list[Row]:
+    """Rows of an Arrow table; a vector column becomes float32 numpy rows (a list of Python floats per row
+    costs more than everything else done with it)."""
+    if table is None or table.num_rows == 0:
+        return []
+    if "vector" not in table.schema.names:
+        rows: list[Row] = table.to_pylist()
+        return rows
+    column = table.column("vector").combine_chunks()
+    vectors = column.flatten().to_numpy(zero_copy_only=False).reshape(table.num_rows, column.type.list_size)
+    rows = table.drop_columns(["vector"]).to_pylist()
+    for row, vector in zip(rows, vectors, strict=True):
+        row["vector"] = vector
+    return rows
 
 
 # Columns added after a table was first written, with the value older rows get (SQL). Rows written before
@@ -51,10 +82,13 @@ def quoted(value: str) -> str:
 class IdentityStore:
     """The identity tables of one LanceDB database, with the vector and scalar indexes they need."""
 
-    def __init__(self, uri: str, ann_min_rows: int) -> None:
+    def __init__(self, uri: str, ann_min_rows: int, upkeep: UpkeepPolicy | None = None) -> None:
         self.lance = LanceStore(uri)
         self.uri = uri
         self.ann_min_rows = ann_min_rows
+        self.upkeep = upkeep or UpkeepPolicy()
+        self.upkept: dict[str, str] = {}  # what the upkeep policy did to each table, for asset metadata
+        self._known: set[str] = set()  # tables seen to exist (listing tables is a round trip each time)
         # The vector index state of each table written through this store, in words, for asset metadata.
         self.vector_index: dict[str, str] = {}
 
@@ -64,26 +98,39 @@ class IdentityStore:
         return cls(identity.lancedb_uri or join(data_root, "lancedb"), identity.ann_min_rows)
 
     def has(self, name: str) -> bool:
-        return name in self.lance.table_names()
+        if name not in self._known:
+            self._known.update(self.lance.table_names())
+        return name in self._known
+
+    def forget_table(self, name: str) -> None:
+        """Drop a table (an outdated layout about to be rewritten whole)."""
+        self.lance.db.drop_table(name)
+        self._known.discard(name)
 
     def table(self, name: str) -> Any:
         return self.lance.db.open_table(name)
 
     def rows(self, name: str, where: str | None = None, columns: list[str] | None = None) -> list[Row]:
         """Rows of a table (those matching ``where``), or none when the table does not exist yet."""
+        found = self.arrow(name, where, columns)
+        rows: list[Row] = found.to_pylist() if found is not None else []
+        return rows
+
+    def arrow(self, name: str, where: str | None = None, columns: list[str] | None = None) -> pa.Table | None:
+        """The rows of ``rows`` as one Arrow table (large days stay columnar); None when there are none."""
         if not self.has(name):
-            return []
+            return None
         table = self.table(name)
         count = table.count_rows(where) if where else table.count_rows()
         if count == 0:
-            return []
+            return None
         query = table.search()
         if where:
             query = query.where(where)
         if columns:
             query = query.select(columns)
-        result: list[Row] = query.limit(count).to_arrow().to_pylist()
-        return result
+        found: pa.Table = query.limit(count).to_arrow()
+        return found
 
     def embedding_backend(self, date: str | None = None) -> str | None:
         """The embedding backend of the stored appearance vectors (of ``date``); None when there are none.
@@ -116,6 +163,7 @@ class IdentityStore:
         """Remove a table whole (its every row is about to be rewritten, at another vector width)."""
         if self.has(name):
             self.lance.db.drop_table(name)
+            self._known.discard(name)
 
     def _add_missing_columns(self, name: str, schema: pa.Schema) -> None:
         """Give a table written by an older version the columns added since (``ADDED_COLUMNS``)."""
@@ -126,9 +174,12 @@ class IdentityStore:
         if missing:
             table.add_columns(missing)
 
-    def write_day(self, name: str, schema: pa.Schema, key: str, date: str, rows: list[Row]) -> int:
+    def write_day(self, name: str, schema: pa.Schema, key: str, date: str, rows: list[Row] | pa.Table) -> int:
         self._add_missing_columns(name, schema)
-        data = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
+        if isinstance(rows, pa.Table):
+            data = rows
+        else:
+            data = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
         written = self.lance.replace_partition(name, schema, key, f"date = {quoted(date)}", data)
         self._index(name, schema)
         return written
@@ -171,25 +222,45 @@ class IdentityStore:
         report = self.lance.ensure_indexes(name, SCALAR_INDEXES.get(name, []), vector, self.ann_min_rows)
         if report.vector is not None:
             self.vector_index[name] = report.vector
+        self.keep_up(name)
+
+    def keep_up(self, name: str) -> None:
+        """Optimize the table when the upkeep policy says so. Small state tables need it too: each update
+        of a row adds a fragment, and a table of one row in 700 fragments is slow to read."""
+        done = self.lance.upkeep(name, self.upkeep)
+        if done:
+            self.upkept[name] = done
 
     # Table-specific helpers -------------------------------------------------------------------
 
     def write_appearances(self, date: str, rows: list[Row], dims: int) -> int:
         return self.write_day("appearances", appearances_schema(dims), "tracklet_id", date, _with_adapter(rows))
 
-    def write_daily_entities(self, date: str, rows: list[Row], dims: int) -> int:
+    def write_daily_entities(self, date: str, rows: list[Row] | pa.Table, dims: int) -> int:
+        """Replace the day's daily entities, and record their fingerprint (what the global step links by)."""
         schema = daily_entities_schema(dims)
-        return self.write_day("daily_entities", schema, "daily_entity_id", date, _with_adapter(rows))
+        if isinstance(rows, pa.Table):
+            data = rows
+        else:
+            data = pa.Table.from_pylist(_with_adapter(rows), schema=schema) if rows else schema.empty_table()
+        written = self.write_day("daily_entities", schema, "daily_entity_id", date, data)
+        self.write_day("daily_fingerprints", DAY_FINGERPRINTS, "date", date, [day_fingerprint(date, data)])
+        return written
+
+    def upsert(self, name: str, schema: pa.Schema, key: str, rows: list[Row]) -> int:
+        """Insert or update ``rows`` by ``key`` in one commit; other rows stay as they are."""
+        if not rows:
+            return 0
+        data = pa.Table.from_pylist(rows, schema=schema)
+        self.lance.upsert(name, schema, key, data)
+        self._index(name, schema)
+        return data.num_rows
 
     def write_review(self, level: str, date: str | None, rows: list[Row]) -> int:
         """Replace the review pairs of one level (and one day, for tracklet-level pairs)."""
         scope = f"level = {quoted(level)}" + (f" AND date = {quoted(date)}" if date else "")
         data = pa.Table.from_pylist(rows, schema=REVIEW_QUEUE) if rows else REVIEW_QUEUE.empty_table()
         return self.lance.replace_partition("review_queue", REVIEW_QUEUE, "review_id", scope, data)
-
-    def write_entities(self, rows: list[Row], members: list[Row], dims: int) -> None:
-        self.write_all("entities", entities_schema(dims), "entity_id", rows)
-        self.write_all("entity_members", ENTITY_MEMBERS, "tracklet_id", members)
 
     def write_timelines(self, date: str, rows: list[Row]) -> int:
         return self.write_day("entity_timelines", ENTITY_TIMELINES, "timeline_id", date, rows)

@@ -3,6 +3,8 @@
 ``appearances``, ``daily_entities``, ``entity_members``, ``entity_timelines``, ``review_queue`` and
 ``watch_sightings`` are replaced per day; ``entities`` is rewritten by the global linking step;
 ``corrections`` is appended to by people (CLI, review) and never rewritten by the pipeline.
+``daily_fingerprints`` (daily step), ``linked_days`` and ``link_state`` (global step) record what was
+linked, so the global step links only what is new.
 """
 
 from __future__ import annotations
@@ -77,9 +79,20 @@ def entities_schema(dims: int) -> pa.Schema:
             pa.field("daily_entity_ids", pa.list_(pa.string()), nullable=False),
             pa.field("anchor_tracklet_id", pa.string(), nullable=False),
             pa.field("summary", pa.string()),
+            pa.field("summary_n", pa.int64(), nullable=False),  # appearances of the daily entity it comes from
             pa.field("needs_review", pa.bool_(), nullable=False),
+            pa.field("attribute_votes", pa.string(), nullable=False),  # JSON: field -> value -> summed confidence
             _vector(dims),
         ]
+    )
+
+
+def undo_schema(dims: int) -> pa.Schema:
+    """``link_undo``: the entities the newest linked day changed, as they were before it (``created``: the
+    day started it), so a re-run of that day (a late camera) undoes and relinks it instead of replaying
+    every day."""
+    return pa.schema(
+        [*entities_schema(dims), pa.field("undo_date", pa.string(), nullable=False), pa.field("created", pa.bool_())]
     )
 
 
@@ -135,6 +148,28 @@ CORRECTIONS = pa.schema(
         pa.field("created_at", TIMESTAMP, nullable=False),
         pa.field("author", pa.string()),
         pa.field("note", pa.string()),
+    ]
+)
+
+# What each day's daily entities were when written (by the daily step) and when linked (by the global
+# step): a day whose two fingerprints differ, or that was never linked, is linked again.
+DAY_FINGERPRINTS = pa.schema(
+    [
+        pa.field("date", pa.string(), nullable=False),
+        pa.field("fingerprint", pa.string(), nullable=False),
+    ]
+)
+
+# One row (key "link"): the optimistic-concurrency state of the global linking.
+LINK_STATE = pa.schema(
+    [
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("generation", pa.int64(), nullable=False),  # +1 with every committed relink
+        pa.field("writing", pa.bool_(), nullable=False),  # a relink holds the commit and is writing
+        pa.field("holder", pa.string(), nullable=False),  # host:pid:token of the last claim
+        pa.field("linked_through", pa.string()),  # the newest day linked
+        pa.field("corrections_key", pa.string()),  # hash of the must-link / cannot-link pairs in force
+        pa.field("updated_at", TIMESTAMP, nullable=False),
     ]
 )
 

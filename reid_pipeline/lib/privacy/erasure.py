@@ -77,6 +77,7 @@ def find_erasure(store: IdentityStore, parquet: ParquetStore, ref: str) -> Erasu
         "appearances": f"tracklet_id IN ({_listed(tracklets)})",
         "daily_entities": f"daily_entity_id IN ({_listed(daily)})",
         "entities": f"entity_id = {quoted(entity_id)}",
+        "link_undo": f"entity_id = {quoted(entity_id)}",  # its state before the newest linked day
         "entity_members": f"entity_id = {quoted(entity_id)}",
         "entity_timelines": f"entity_id = {quoted(entity_id)}",
         "watch_sightings": f"entity_id = {quoted(entity_id)}",

@@ -21,6 +21,38 @@ PQ_TRAINING_ROWS = 256
 COMMIT_ATTEMPTS = 5
 
 
+@dataclass(frozen=True)
+class UpkeepPolicy:
+    """When a table is ``optimize()``d after a write: compaction of small fragments, the new rows folded
+    into every index (so filters stay indexed), and versions older than ``version_grace_s`` removed
+    (younger ones stay for readers still on them).
+
+    Each write leaves a small fragment and rows no index covers; filtered queries then scan those rows.
+    Optimizing after every write would rewrite a little every time; waiting until ``unindexed_rows``
+    (or ``unindexed_share`` of the table) or ``small_fragments`` pile up keeps each optimize cheap and
+    the unindexed tail short.
+    """
+
+    unindexed_rows: int = 20_000
+    unindexed_share: float = 0.1
+    small_fragments: int = 32
+    version_grace_s: int = 3600
+    enabled: bool = True
+
+    def due(self, table: Any) -> str | None:
+        """Why ``table`` should be optimized now, or None."""
+        if not self.enabled:
+            return None
+        rows = table.count_rows()
+        unindexed = max((int(i.num_unindexed_rows or 0) for i in table.list_indices()), default=0)
+        if unindexed and (unindexed >= self.unindexed_rows or unindexed >= self.unindexed_share * rows):
+            return f"{unindexed} of {rows} rows unindexed"
+        small = int(table.stats()["fragment_stats"]["num_small_fragments"])
+        if small >= self.small_fragments:
+            return f"{small} small fragments"
+        return None
+
+
 @dataclass
 class IndexReport:
     """What ``ensure_indexes`` did: the columns it indexed now, and the state of the vector index in words."""
@@ -74,10 +106,23 @@ class LanceStore:
     def replace_partition(self, name: str, schema: pa.Schema, key: str, partition_filter: str, rows: pa.Table) -> int:
         """Make the rows matching ``partition_filter`` exactly ``rows``, in one commit; returns the row count.
 
-        Partitions written in parallel (other days, other processes) can collide on a commit; the write
-        replaces the whole partition, so it is simply tried again on a fresh view of the table.
+        A partition with no rows yet (the nightly case) is appended: a ``merge_insert`` joins against the
+        whole table, so its cost grows with the history, an append's does not. Should a parallel writer
+        have appended the same partition at the same time, the count after the append says so, and the
+        partition is replaced as below.
+
+        A partition that has rows is replaced with ``merge_insert`` (rows no longer there deleted). Partitions
+        written in parallel (other days, other processes) can collide on a commit; the write replaces the
+        whole partition, so it is simply tried again on a fresh view of the table.
         """
         data = rows.select(schema.names).cast(schema)
+        table = self.open_or_create(name, schema)
+        if table.count_rows(partition_filter) == 0:
+            if data.num_rows == 0:
+                return 0  # empty, and to stay empty: nothing to commit
+            table.add(data)
+            if table.count_rows(partition_filter) == data.num_rows:
+                return data.num_rows
         for attempt in range(COMMIT_ATTEMPTS):
             table = self.open_or_create(name, schema)
             try:
@@ -88,12 +133,46 @@ class LanceStore:
                     .when_not_matched_by_source_delete(partition_filter)
                     .execute(data)
                 )
-                return int(table.count_rows(partition_filter))
+                written = int(table.count_rows(partition_filter))
+                if written != data.num_rows:  # two parallel appends left a key twice: settle by rewriting
+                    table.delete(partition_filter)
+                    table.add(data)
+                    written = int(table.count_rows(partition_filter))
+                return written
             except Exception as exc:
                 if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1:
                     raise
                 time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
         raise AssertionError("unreachable")
+
+    def upsert(self, name: str, schema: pa.Schema, key: str, rows: pa.Table) -> None:
+        """Insert or update ``rows`` by ``key`` in one commit, retried like ``replace_partition``."""
+        data = rows.select(schema.names).cast(schema)
+        for attempt in range(COMMIT_ATTEMPTS):
+            table = self.open_or_create(name, schema)
+            try:
+                table.merge_insert(key).when_matched_update_all().when_not_matched_insert_all().execute(data)
+                return
+            except Exception as exc:
+                if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
+
+    def upkeep(self, name: str, policy: UpkeepPolicy) -> str | None:
+        """Optimize ``name`` when ``policy`` says it is due; what was done, in words, or None."""
+        from datetime import timedelta
+
+        table = self.db.open_table(name)
+        why = policy.due(table)
+        if why is None:
+            return None
+        try:
+            table.optimize(cleanup_older_than=timedelta(seconds=policy.version_grace_s))
+        except Exception as exc:  # a parallel writer's commit: the next write tries again
+            if not _is_conflict(exc):
+                raise
+            return f"optimize deferred ({why}): a parallel commit"
+        return f"optimized ({why})"
 
     def ensure_indexes(
         self,
