@@ -177,10 +177,13 @@ def test_bench_separation_json(data_root: str, vtest: Path, capsys: pytest.Captu
 
 
 def test_bench_identities_table(capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["bench", "identities", "--sizes", "600,3000", "--dims", "32", "--search-rows", "0", "--full-max", "1000"]
+    args = ["bench", "identities", "--sizes", "600,3000", "--dims", "32", "--search-rows", "0"]
     assert main(args) == 0
-    out = capsys.readouterr().out
-    assert "   600" in out and "  3000" in out and "extrapolated from" in out
+    lines = capsys.readouterr().out.splitlines()
+    assert "cluster s" in lines[1] and "F1" in lines[1]
+    measured = {line.split()[0]: line.split() for line in lines[2:]}
+    assert set(measured) == {"600", "3000"}, "every size measured in full, none extrapolated"
+    assert all(0.0 <= float(row[5]) <= 1.0 for row in measured.values())
 
 
 def test_eval_clustering_sweeps_from_the_stored_vectors_threshold(

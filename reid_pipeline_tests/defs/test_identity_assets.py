@@ -1,4 +1,5 @@
-"""The identity assets through Dagster on real footage, with settings that index even tiny tables."""
+"""The identity assets through Dagster on real footage, with settings that index even tiny tables, and the
+relink reporting the other days it rewrites."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pytest
 
 from reid_pipeline.definitions import build_definitions
 from reid_pipeline.defs.partitions import camera_day_key, cameras
+from reid_pipeline.lib.identity.corrections import correction
 from reid_pipeline.lib.identity.store import IdentityStore
+from reid_pipeline.lib.privacy.audit import add_correction
 from reid_pipeline.settings import Settings
 from reid_pipeline_tests.conftest import place
 
@@ -19,7 +22,7 @@ CAMERAS = ["gate", "plaza"]
 
 
 @pytest.mark.slow
-def test_identity_job_with_ann_min_rows_10_indexes_or_says_why_not(
+def test_identity_job_indexes_tiny_tables_and_reports_the_days_it_rewrites(
     make_settings: Callable[..., Settings], vtest_clip: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REID_IDENTITY__ANN_MIN_ROWS", "10")
@@ -53,3 +56,22 @@ def test_identity_job_with_ann_min_rows_10_indexes_or_says_why_not(
     assert store.table("appearances").count_rows() >= 10, "enough rows to pass ann_min_rows"
     assert "IVF-PQ needs 256" in said["appearances"], "too few to train: skipped with the reason"
     assert store.table("entity_members").list_indices(), "a table without vectors got its scalar indexes"
+
+    # A correction that changes who is who on the first day: the second day's relink rewrites the first
+    # day's timelines and sightings, and says so in the catalog as materializations of those partitions.
+    first_day = {m["tracklet_id"]: m["entity_id"] for m in store.rows("entity_members", f"date = '{DAYS[0]}'")}
+    gate = sorted(t for t in first_day if "/gate/" in t)
+    a, b = gate[0], next(t for t in gate if first_day[t] != first_day[gate[0]])
+    add_correction(store, correction("merge", a, tracklet_b=b, author="test"))
+    rerun = defs.resolve_job_def("identity_job").execute_in_process(partition_key=DAYS[1], instance=instance)
+    assert rerun.success
+    reported = {
+        (event.asset_key.path[-1], event.partition)
+        for event in rerun.get_asset_materialization_events()
+        if event.step_key == "entities" and event.asset_key.path[-1] != "entities"
+    }
+    assert reported == {("entity_timelines", DAYS[0]), ("watch_sightings", DAYS[0])}
+    merged = {m["tracklet_id"]: m["entity_id"] for m in store.rows("entity_members", f"date = '{DAYS[0]}'")}
+    assert merged[a] == merged[b], "the merge was applied"
+    timelines = store.rows("entity_timelines", f"date = '{DAYS[0]}'")
+    assert merged[a] in {row["entity_id"] for row in timelines}, "the first day's timelines were rebuilt"

@@ -10,6 +10,7 @@ instead of once per day. The heavy per-camera assets upstream take the opposite 
 """
 
 import warnings
+from collections.abc import Sequence
 
 import dagster as dg
 import pyarrow as pa
@@ -23,7 +24,7 @@ from reid_pipeline.lib.adaptation.site import NO_ADAPTER
 from reid_pipeline.lib.identity.appearances import day_appearances
 from reid_pipeline.lib.identity.corrections import interpret
 from reid_pipeline.lib.identity.daily import cluster_day
-from reid_pipeline.lib.identity.refresh import refresh_timelines
+from reid_pipeline.lib.identity.refresh import refresh_timelines, write_day_sightings
 from reid_pipeline.lib.identity.relink import relink
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
 from reid_pipeline.lib.identity.tables import ENTITY_TIMELINES
@@ -204,6 +205,7 @@ def entities(
     first = store.table("daily_entities").search().select(["date", "adapter_id"]).limit(1).to_arrow().to_pylist()
     params = identity.params(_backend_of(store, first[0]["date"]) if first else "open_clip", _adaptation_of(first))
     report = relink(store, params, interpret(store.corrections()), full=config.full)
+    _report_rewritten_days(context, report.timelines_refreshed)
     total = store.table("entities").count_rows() if store.has("entities") else 0
     return dg.MaterializeResult(
         metadata={
@@ -221,6 +223,22 @@ def entities(
     )
 
 
+def _report_rewritten_days(context: AssetExecutionContext, days_rewritten: Sequence[str]) -> None:
+    """Record, in the catalog, each day whose timelines and sightings the relink rewrote: the rows changed
+    under those partitions, so the UI must show them as materialized now, by this run."""
+    own = context.run.tags.get("dagster/partition")  # this run materializes its own day's rows anyway
+    for day in sorted(set(days_rewritten) - {own}):
+        for key in ("entity_timelines", "watch_sightings"):
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=key,
+                    partition=day,
+                    description="rewritten by the entities relink after a change of entity membership",
+                    metadata={"rewritten_by": "entities"},
+                )
+            )
+
+
 @dg.asset(
     partitions_def=days,
     group_name="identity",
@@ -236,7 +254,7 @@ def entity_timelines(
     attribute summary, review flag, name and watch-list flag. LanceDB table ``entity_timelines``.
     """
     store = identity.store(storage.data_root)
-    written_days = refresh_timelines(store, None, None, list(context.partition_keys))
+    written_days = refresh_timelines(store, None, None, list(context.partition_keys), with_sightings=False)
     listed = ", ".join(quoted(d) for d in context.partition_keys)
     timelines = store.rows("entity_timelines", f"date IN ({listed})")
     preview = [{k: v for k, v in row.items() if k != "thumbnail"} for row in timelines]
@@ -265,8 +283,7 @@ def watch_sightings(
 ) -> dg.MaterializeResult:
     """New sightings of watched entities on the day (LanceDB table ``watch_sightings``), also logged."""
     store = identity.store(storage.data_root)
-    listed = ", ".join(quoted(d) for d in context.partition_keys)
-    hits = store.rows("watch_sightings", f"date IN ({listed})")
+    hits = write_day_sightings(store, list(context.partition_keys))
     for hit in hits:
         context.log.warning(
             f"watched entity {hit['entity_id']} ({hit['name'] or 'unnamed'}) seen {hit['date']} {hit['first_seen']:%H:%M:%S}"

@@ -49,6 +49,18 @@ class LinkGuard:
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def _table(self) -> object:
+        # A parallel relink creating the table makes it listed a moment before its first version is
+        # committed: opening it then fails, so wait for that version rather than fail the relink.
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                return self._open_or_create()
+            except ValueError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def _open_or_create(self) -> object:
         if not self.store.has("link_state"):
             first = pa.Table.from_pylist(
                 [

@@ -39,9 +39,14 @@ def refresh_timelines(
     before: Sequence[Row] | None,
     members: Sequence[Row] | None,
     dates: list[str] | None = None,
+    with_sightings: bool = True,
 ) -> list[str]:
     """Timelines and sightings of ``dates``, or of the days where the member rows ``before`` and
     ``members`` differ.
+
+    ``with_sightings=False`` writes timelines only: the ``entity_timelines`` asset owns that table and the
+    ``watch_sightings`` asset owns its own (see :func:`write_day_sightings`). The relink, which rewrites
+    other days' rows after a membership change, writes both and reports each day it rewrote.
 
     A day's rows are rebuilt from its appearances; members whose appearances retention has deleted keep
     what the day's stored timelines say about them (timelines are kept for ever, appearances are not).
@@ -64,5 +69,18 @@ def refresh_timelines(
             store.rows("entity_timelines", where),
         )
         store.write_timelines(date, rows)
-        store.write_sightings(date, sightings(rows))
+        if with_sightings:
+            store.write_sightings(date, sightings(rows))
     return dates
+
+
+def write_day_sightings(store: IdentityStore, dates: Sequence[str]) -> list[Row]:
+    """Watch-list sightings of ``dates`` from their stored timelines, written; returns them."""
+    hits: list[Row] = []
+    for date in dates:
+        day = (
+            sightings(store.rows("entity_timelines", f"date = {quoted(date)}")) if store.has("entity_timelines") else []
+        )
+        store.write_sightings(date, day)
+        hits.extend(day)
+    return hits
