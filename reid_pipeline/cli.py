@@ -458,6 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_entities.add_parsers(sub, common, _with_settings)
     cli_review.add_parsers(sub, common, _with_settings)
+    from reid_pipeline import cli_deploy
+
+    cli_deploy.add_parsers(sub)
     return parser
 
 

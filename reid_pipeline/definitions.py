@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from reid_pipeline.defs.checks import CHECKS
+from reid_pipeline.defs.execution import build_executor
 from reid_pipeline.defs.io_manager import ParquetIOManager
 from reid_pipeline.defs.jobs import CAMERA_DAY_ASSETS, IDENTITY_ASSETS, build_camera_day_job, build_identity_job
 from reid_pipeline.defs.operations import build_nightly_schedule, build_retention_schedule, retention_job
@@ -61,6 +62,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         ],
         schedules=[build_nightly_schedule(camera_day_job, ops), build_retention_schedule(ops)],
         resources=build_resources(settings),
+        executor=build_executor(ops),
     )
 
 
