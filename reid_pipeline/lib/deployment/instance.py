@@ -27,7 +27,8 @@ class InstanceProfile:
     """What differs between deployments.
 
     ``postgres_url`` is ``postgresql://user:password@host:port/database``, or ``env:NAME`` to have Dagster read
-    it from the environment variable ``NAME`` at start (the password then stays out of the file).
+    it from the environment variable ``NAME`` at start (the password then stays out of the file; that URL must
+    name the driver: ``postgresql+psycopg2://...``).
     """
 
     postgres_url: str
@@ -39,7 +40,7 @@ class InstanceProfile:
         if url.startswith("env:"):
             if not _ENV_NAME.match(url[4:]):
                 raise ValueError(f"--postgres-url {url!r}: after 'env:' comes an environment variable name")
-        elif not url.startswith(("postgresql://", "postgres://")):
+        elif not url.startswith(("postgresql://", "postgres://", "postgresql+")):
             raise ValueError(
                 f"--postgres-url {url!r}: expected postgresql://user:password@host:port/database or env:NAME"
             )
@@ -49,7 +50,13 @@ class InstanceProfile:
             raise ValueError(f"--max-retries {self.max_retries}: 0 (never) or more")
 
     def url_value(self) -> str | dict[str, str]:
-        return {"env": self.postgres_url[4:]} if self.postgres_url.startswith("env:") else self.postgres_url
+        """The URL as ``dagster.yaml`` names it. SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3, while
+        dagster-postgres installs psycopg2, so a URL without a driver gets ``+psycopg2``; one read from the
+        environment must name it itself."""
+        url = self.postgres_url
+        if url.startswith("env:"):
+            return {"env": url[4:]}
+        return re.sub(r"^postgres(ql)?://", "postgresql+psycopg2://", url)
 
 
 def instance_config(profile: InstanceProfile) -> dict[str, Any]:
