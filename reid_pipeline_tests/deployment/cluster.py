@@ -109,9 +109,7 @@ class Deployment:
     # GraphQL: what the UI sends.
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(
-            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
-        )
+        request = urllib.request.Request(f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 answer = json.load(response)
@@ -157,6 +155,4 @@ class Deployment:
             dg.DagsterRunStatus.STARTING,
             dg.DagsterRunStatus.STARTED,
         ]
-        wait_until(
-            lambda: not self.instance().get_runs(dg.RunsFilter(statuses=active)), timeout_s, "runs to finish", 2
-        )
+        wait_until(lambda: not self.instance().get_runs(dg.RunsFilter(statuses=active)), timeout_s, "runs to finish", 2)
