@@ -73,18 +73,40 @@ def _daily_rows(root: Path, day: str) -> dict[str, list[tuple[str, ...]]]:
 
 def test_nightly_schedule_tick_requests_yesterdays_camera_days(site: Site, reference: Path) -> None:
     """The daemon ticks the schedule at the chosen time and launches one run per camera of yesterday."""
+    from reid_pipeline_tests.deployment.ui_api import schedule_ticks
+
     _wait(lambda: len(_runs(site, **{"dagster/schedule_name": "nightly_camera_days"})) >= 2, 600, "the tick", site)
     runs = _runs(site, **{"dagster/schedule_name": "nightly_camera_days"})
     assert sorted(_camera_day(r) for r in runs) == [(site.nightly_day, "gate"), (site.nightly_day, "plaza")]
     assert {r.tags["dagster/run_key"] for r in runs} == {f"nightly|{site.nightly_day}|{c}" for c in ("gate", "plaza")}
     assert {r.tags["reid/trigger"] for r in runs} == {"nightly_camera_days"}
-    scheduled = {r.tags.get("dagster/scheduled_execution_time", "") for r in runs}
-    assert len(scheduled) == 1 and scheduled.pop().startswith(site.tick.strftime("%Y-%m-%dT%H:%M")), scheduled
-    _settle(site)
+
+    def launched() -> list[dict[str, object]]:
+        ticks = schedule_ticks(site.deployment, "nightly_camera_days")  # type: ignore[arg-type]
+        return [t for t in ticks if t["status"] == "SUCCESS" and t["runIds"]]
+
+    _wait(launched, 120, "the tick to be recorded with its runs", site)
+    ticks = launched()
+    assert len(ticks) == 1, ticks
+    assert ticks[0]["timestamp"] == site.tick.timestamp()  # the daemon ticked at the chosen time
+    assert sorted(ticks[0]["runIds"]) == sorted(r.run_id for r in runs)
+    identity = _identity_runs(site, [site.nightly_day], len(runs))
     finished = site.deployment.instance().get_runs(dg.RunsFilter(run_ids=[r.run_id for r in runs]))  # type: ignore[attr-defined]
     assert {r.status for r in finished} == {dg.DagsterRunStatus.SUCCESS}
-    identity = _runs(site, **{"dagster/sensor_name": "identity_after_camera_day"})
-    assert {r.tags["dagster/partition"] for r in identity} == {site.nightly_day}
+    assert {r.status for r in identity} == {dg.DagsterRunStatus.SUCCESS}
+
+
+def _identity_runs(site: Site, days: list[str], count: int) -> list[dg.DagsterRun]:
+    """The identity runs the run-status sensor requested for ``days``, once there are ``count`` and all are done."""
+
+    def requested() -> list[dg.DagsterRun]:
+        runs = _runs(site, **{"dagster/sensor_name": "identity_after_camera_day"})
+        return [r for r in runs if r.tags.get("dagster/partition") in days]
+
+    # The sensor looks every 30 s: wait for its requests, then for the runs they made.
+    _wait(lambda: len(requested()) >= count, 600, f"{count} identity runs of {days}", site)
+    _settle(site)
+    return requested()
 
 
 def test_backfill_launched_like_the_ui(site: Site, reference: Path) -> None:
@@ -119,17 +141,11 @@ def test_backfill_launched_like_the_ui(site: Site, reference: Path) -> None:
     assert {s.pid for s in spans} <= worker_pids, ({s.pid for s in spans}, worker_pids)
 
     # Identity runs come from the run-status sensor, one per finished camera-day run.
-    _settle(site)
-    identity = [
-        r
-        for r in _runs(site, **{"reid/trigger": "identity_after_camera_day"})
-        if r.tags.get("dagster/partition") in BACKFILL_DAYS
-    ]
+    identity = _identity_runs(site, list(BACKFILL_DAYS), len(partitions))
     assert len(identity) == len(partitions)
-    assert {r.tags["dagster/sensor_name"] for r in identity} == {"identity_after_camera_day"}
+    assert {r.tags["reid/trigger"] for r in identity} == {"identity_after_camera_day"}
     assert sorted(r.tags["dagster/partition"] for r in identity) == sorted(d for d in BACKFILL_DAYS for _ in CAMERAS)
-    finished = instance.get_runs(dg.RunsFilter(run_ids=[r.run_id for r in identity]))
-    assert {r.status for r in finished} == {dg.DagsterRunStatus.SUCCESS}
+    assert {r.status for r in identity} == {dg.DagsterRunStatus.SUCCESS}
 
     # The tables equal the plain in-process run's.
     for day in BACKFILL_DAYS:

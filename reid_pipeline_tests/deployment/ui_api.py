@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from reid_pipeline_tests.deployment.cluster import Deployment
 
 # Verbatim from the UI's "Materialize -> backfill" dialog (LaunchAssetChoosePartitionsDialog), result fields trimmed.
@@ -31,6 +33,14 @@ mutation StartSensor($sensorSelector: SensorSelector!) {
     __typename
     ... on Sensor { sensorState { status } }
     ... on PythonError { message }
+  }
+}
+"""
+SCHEDULE_TICKS = """
+query ScheduleTicks($selector: ScheduleSelector!) {
+  scheduleOrError(scheduleSelector: $selector) {
+    __typename
+    ... on Schedule { scheduleState { ticks(limit: 20) { timestamp status runIds runKeys } } }
   }
 }
 """
@@ -64,3 +74,9 @@ def start_sensor(deployment: Deployment, name: str) -> None:
     state = answer["startSensor"]
     if state["__typename"] != "Sensor" or state["sensorState"]["status"] != "RUNNING":
         raise RuntimeError(f"sensor {name} not started: {state}")
+
+
+def schedule_ticks(deployment: Deployment, name: str) -> list[dict[str, Any]]:
+    """The schedule's ticks as the UI's Automation page lists them: time (the cron time), status, runs."""
+    answer = deployment.graphql(SCHEDULE_TICKS, {"selector": deployment.selector(scheduleName=name)})
+    return list(answer["scheduleOrError"]["scheduleState"]["ticks"])

@@ -6,10 +6,11 @@ import dagster as dg
 import pyarrow as pa
 from dagster import AssetExecutionContext
 
-from reid_pipeline.defs.assets.preview import table_preview
+from reid_pipeline.defs.assets.preview import jpeg_preview, table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import DetectorResource, FootageResource, IdentityResource, StorageResource
 from reid_pipeline.lib.detect_footage import detect_camera_day
+from reid_pipeline.lib.detection.thumbnail import detection_thumbnail
 from reid_pipeline.lib.file_outcomes import file_outcomes
 from reid_pipeline.lib.privacy.tombstones import Tombstones
 from reid_pipeline.lib.schemas import DETECTIONS, FOOTAGE_OUTCOMES, table_from_rows
@@ -100,6 +101,9 @@ def detections(
             "seconds": round(run.seconds, 2),
             "sampled_frames_per_s": round(run.stats.sampled / run.seconds, 2) if run.seconds else 0.0,
             "preview": table_preview(table),
+            "thumbnail": jpeg_preview(
+                detection_thumbnail(run.rows, manifest, storage.raw_root), "busiest frame, every box drawn"
+            ),
         },
     ), dg.Output(
         outcomes,

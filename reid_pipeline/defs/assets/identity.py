@@ -135,7 +135,7 @@ def _cluster_one_day(store: IdentityStore, identity: IdentityResource, date: str
 
 
 # The global relink reads every day and rewrites ``entities`` whole: two at once could commit a stale view,
-# so it runs in its own pool, limited to 1 (see the README's scale-out section).
+# so it runs in its own pool, limited to 1 (see the README's deployment section).
 @dg.asset(group_name="identity", kinds={"lancedb"}, deps=[daily_entities], code_version="1", pool="identity_link")
 def entities(
     context: AssetExecutionContext, storage: StorageResource, identity: IdentityResource
