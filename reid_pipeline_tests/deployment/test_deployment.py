@@ -122,7 +122,7 @@ def test_backfill_launched_like_the_ui(site: Site, reference: Path) -> None:
     partitions = [str(camera_day_key(d, c)) for d in BACKFILL_DAYS for c in CAMERAS]
     started = time.monotonic()
     backfill_id = launch_backfill(deployment, job_assets(deployment, "camera_day_job"), partitions)  # type: ignore[arg-type]
-    _wait(lambda: instance.get_backfill(backfill_id).status != dg.BulkActionStatus.REQUESTED, 900, "backfill", site)
+    _wait(lambda: instance.get_backfill(backfill_id).status.value != "REQUESTED", 900, "backfill", site)
     wall_s = time.monotonic() - started
     runs = _runs(site, **{"dagster/backfill": backfill_id})
     spans = step_spans(instance, [r.run_id for r in runs])
@@ -131,7 +131,7 @@ def test_backfill_launched_like_the_ui(site: Site, reference: Path) -> None:
         f"\nbackfill of {len(partitions)} camera-days with {len(deployment.workers)} Celery workers: "  # type: ignore[attr-defined]
         f"{wall_s:.0f} s from the mutation to the backfill's end, {last - first:.0f} s from first step to last"
     )
-    assert instance.get_backfill(backfill_id).status == dg.BulkActionStatus.COMPLETED_SUCCESS
+    assert instance.get_backfill(backfill_id).status.value == "COMPLETED_SUCCESS"
     assert sorted(str(r.tags["dagster/partition"]) for r in runs) == sorted(partitions)  # one run per camera-day
     assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
     assert run_overlaps(runs, instance) >= 1  # runs were in progress together, so the pool had work to hold back
@@ -222,7 +222,7 @@ def test_worker_killed_mid_run_is_retried(site: Site, reference: Path) -> None:
     _wait(lambda: _runs(site, **{"dagster/parent_run_id": failed_run}), 300, "the retry run", site)
     retry = _runs(site, **{"dagster/parent_run_id": failed_run})[0]
     _wait(lambda: instance.get_run_by_id(retry.run_id).status == dg.DagsterRunStatus.SUCCESS, 600, "the retry", site)
-    _wait(lambda: instance.get_backfill(backfill_id).status != dg.BulkActionStatus.REQUESTED, 300, "backfill", site)
+    _wait(lambda: instance.get_backfill(backfill_id).status.value != "REQUESTED", 300, "backfill", site)
     print(
         f"\nworker killed mid-step; retry run {retry.run_id[:8]} succeeded {time.monotonic() - started:.0f} s after launch"
     )
