@@ -58,7 +58,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[camera_day_job, identity_job, retention_job, forget_job],
         sensors=[
             build_footage_sensor(camera_day_job, day_partitions=calendar.days),
-            build_identity_sensor(camera_day_job, identity_job),
+            build_identity_sensor(camera_day_job, identity_job, [k for a in CAMERA_DAY_ASSETS for k in a.keys]),
         ],
         schedules=[build_nightly_schedule(camera_day_job, ops), build_retention_schedule(ops)],
         resources=build_resources(settings),

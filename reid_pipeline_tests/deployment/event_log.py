@@ -30,7 +30,15 @@ def step_spans(instance: dg.DagsterInstance, run_ids: Iterable[str]) -> list[Ste
         ends = {r.step_key: r.timestamp for r in records if r.dagster_event_type in ENDS}
         run_end = max((r.timestamp for r in records if r.dagster_event_type in RUN_ENDS), default=float("inf"))
         for key, start in starts.items():
-            spans.append(StepSpan(run_id, str(key), start.timestamp, ends.get(key, run_end), start.pid))
+            spans.append(
+                StepSpan(
+                    run_id,
+                    str(key),
+                    start.timestamp,
+                    ends.get(key, run_end),
+                    start.dagster_event.pid if start.dagster_event else None,
+                )
+            )
     return spans
 
 
@@ -51,3 +59,12 @@ def run_overlaps(runs: Iterable[dg.DagsterRun], instance: dg.DagsterInstance) ->
 
 def _ts(value: float | datetime) -> float:
     return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def partition_of(run: dg.DagsterRun) -> str:
+    """A run's one partition: its partition tag, or the one-partition range a backfill run carries."""
+    if "dagster/partition" in run.tags:
+        return run.tags["dagster/partition"]
+    start, end = run.tags["dagster/asset_partition_range_start"], run.tags["dagster/asset_partition_range_end"]
+    assert start == end, (start, end)
+    return start

@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 
 from reid_pipeline_tests.deployment.conftest import Site
+from reid_pipeline_tests.deployment.event_log import partition_of
 from reid_pipeline_tests.deployment.services import children
 
 pytestmark = pytest.mark.deployment
@@ -50,7 +51,7 @@ def _settle(site: Site, timeout_s: float = 600) -> None:
 def _camera_day(run: dg.DagsterRun) -> tuple[str, str]:
     from reid_pipeline.defs.partitions import split_camera_day
 
-    return split_camera_day(run.tags["dagster/partition"])
+    return split_camera_day(partition_of(run))
 
 
 def _parquet_equal(ours: Path, theirs: Path, day: str, camera: str) -> list[str]:
@@ -132,7 +133,7 @@ def test_backfill_launched_like_the_ui(site: Site, reference: Path) -> None:
         f"{wall_s:.0f} s from the mutation to the backfill's end, {last - first:.0f} s from first step to last"
     )
     assert instance.get_backfill(backfill_id).status.value == "COMPLETED_SUCCESS"
-    assert sorted(str(r.tags["dagster/partition"]) for r in runs) == sorted(partitions)  # one run per camera-day
+    assert sorted(partition_of(r) for r in runs) == sorted(partitions)  # one run per camera-day
     assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
     assert run_overlaps(runs, instance) >= 1  # runs were in progress together, so the pool had work to hold back
 
@@ -208,9 +209,10 @@ def test_worker_killed_mid_run_is_retried(site: Site, reference: Path) -> None:
 
     _wait(detection_started, 600, "the detections step to start", site)
     step = detection_started()[0]
-    assert step.pid is not None
-    worker = next(w for w in deployment.workers if step.pid in children(w.process.pid))  # type: ignore[attr-defined]
-    os.kill(step.pid, signal.SIGKILL)  # the process running the step dies, as under the OOM killer
+    pid = step.dagster_event.pid if step.dagster_event else None
+    assert pid is not None
+    worker = next(w for w in deployment.workers if pid in children(w.process.pid))  # type: ignore[attr-defined]
+    os.kill(pid, signal.SIGKILL)  # the process running the step dies, as under the OOM killer
     failed_run = step.run_id
     _wait(
         lambda: instance.get_run_by_id(failed_run).status == dg.DagsterRunStatus.FAILURE, 300, "the run to fail", site
@@ -227,7 +229,7 @@ def test_worker_killed_mid_run_is_retried(site: Site, reference: Path) -> None:
         f"\nworker killed mid-step; retry run {retry.run_id[:8]} succeeded {time.monotonic() - started:.0f} s after launch"
     )
     assert retry.tags["dagster/retry_number"] == "1"
-    assert retry.tags["dagster/partition"] == partition
+    assert partition_of(retry) == partition
     # From the failure: the manifest step that had succeeded was not run again.
     restarted = {r.step_key for r in instance.all_logs(retry.run_id, of_type=dg.DagsterEventType.STEP_START)}
     assert "detections" in restarted and "footage_manifest" not in restarted
