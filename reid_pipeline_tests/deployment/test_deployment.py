@@ -239,4 +239,6 @@ def test_worker_killed_mid_run_is_retried(site: Site, reference: Path) -> None:
     ids = detections.column("detection_id").to_pylist()
     assert ids and len(ids) == len(set(ids))
     _settle(site)
+    # The killed step never reported its end: the monitoring daemon gave its gpu slot back after the run ended.
+    assert instance.event_log_storage.get_concurrency_info("gpu").claimed_slots == []
     _assert_pools_held(site)

@@ -77,8 +77,15 @@ def instance_config(profile: InstanceProfile) -> dict[str, Any]:
         },
         # Asset backfill runs carry no job tags, so the instance sets the retry count for them too.
         "run_retries": {"enabled": True, "max_retries": profile.max_retries},
-        # Runs whose worker died while starting or cancelling are marked failed (and then retried).
-        "run_monitoring": {"enabled": True, "start_timeout_seconds": 180, "cancel_timeout_seconds": 180},
+        # Runs whose worker died while starting or cancelling are marked failed (and then retried). A step
+        # whose Celery worker died never reports its end, so its pool slot is given back once its run has ended.
+        "run_monitoring": {
+            "enabled": True,
+            "poll_interval_seconds": 30,
+            "start_timeout_seconds": 180,
+            "cancel_timeout_seconds": 180,
+            "free_slots_after_run_end_seconds": 30,
+        },
         "telemetry": {"enabled": False},
     }
 
