@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import urllib.error
 import urllib.request
@@ -143,16 +142,3 @@ class Deployment:
 
         wait_until(finished, timeout_s, f"runs {run_ids}", interval_s=2)
         return list(self.instance().get_runs(dg.RunsFilter(run_ids=run_ids)))
-
-    def kill_worker_process(self, pid: int) -> None:
-        os.kill(pid, signal.SIGKILL)
-
-    def settle(self, timeout_s: float) -> None:
-        """Wait until no run is queued, starting or started."""
-        active = [
-            dg.DagsterRunStatus.QUEUED,
-            dg.DagsterRunStatus.NOT_STARTED,
-            dg.DagsterRunStatus.STARTING,
-            dg.DagsterRunStatus.STARTED,
-        ]
-        wait_until(lambda: not self.instance().get_runs(dg.RunsFilter(statuses=active)), timeout_s, "runs to finish", 2)

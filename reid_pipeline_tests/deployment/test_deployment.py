@@ -219,6 +219,7 @@ def test_worker_killed_mid_run_is_retried(site: Site, reference: Path) -> None:
     )
     os.killpg(worker.process.pid, signal.SIGKILL)  # then the rest of that worker
     worker.process.wait(timeout=30)
+    worker.stop()  # closes its log
     deployment.workers.remove(worker)  # type: ignore[attr-defined]
 
     _wait(lambda: _runs(site, **{"dagster/parent_run_id": failed_run}), 300, "the retry run", site)
