@@ -25,7 +25,13 @@ DAILY_TABLES = {
     "appearances": ["tracklet_id", "date", "camera_id", "n_detections", "entity_type"],
     "daily_entities": ["daily_entity_id", "date", "tracklet_ids", "needs_review"],
 }
-ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+ACTIVE = [
+    dg.DagsterRunStatus.NOT_STARTED,  # created by a sensor or schedule, not yet in the queue
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 
 def _runs(site: Site, **tags: str) -> list[dg.DagsterRun]:
