@@ -26,24 +26,25 @@ from reid_pipeline.settings import Settings, load_settings
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
-    """Resources filled from ``settings`` (the single source of every default)."""
+    """Resources filled from ``settings`` (the single source of every default).
+
+    Each resource is its settings section, field for field, under the section's name; where an asset has
+    that name (``crops``, ``attributes``), the key is ``<section>_settings``, since Dagster passes assets
+    and resources to a function by parameter name.
+    """
     return {
         "io_manager": ParquetIOManager(data_root=settings.storage.data_root),
         "run_memory": dg.InMemoryIOManager(),  # op results that are summaries, not tables
-        "storage": StorageResource(
-            data_root=settings.storage.data_root,
-            raw_root_dir=settings.storage.raw_root,
-            local_dir=settings.storage.local_dir,
-        ),
+        "storage": StorageResource(**settings.storage.model_dump()),
         "footage": FootageResource(**settings.footage.model_dump()),
-        "detector": DetectorResource(
+        "detection": DetectorResource(
             **{**settings.detection.model_dump(), "entity_types": list(settings.detection.entity_types)}
         ),
-        "crop_settings": CropResource(**settings.crops.model_dump()),
+        "crops_settings": CropResource(**settings.crops.model_dump()),
         "embedding": EmbedderResource(**settings.embedding.model_dump()),
-        "attribute_settings": DescriberResource(**settings.attributes.model_dump()),
+        "attributes_settings": DescriberResource(**settings.attributes.model_dump()),
         "identity": IdentityResource(**settings.identity.model_dump()),
-        "retention_policy": RetentionResource(**settings.retention.model_dump()),
+        "retention": RetentionResource(**settings.retention.model_dump()),
     }
 
 

@@ -169,9 +169,15 @@ class EmbeddingSettings(_Section):
         description="standard = open_clip; offline = an ImageNet CNN whose weights ship inside a package; "
         "auto = standard when the open_clip weights are present or downloadable, else offline.",
     )
-    model: str = Field("ViT-B-16", description="open_clip architecture (ViT-B-32 is ~3x faster on a CPU).")
+    model: str = Field(
+        "ViT-B-16",
+        description="open_clip architecture (ViT-B-32 is ~3x faster on a CPU), or a re-id backbone: osnet_x1_0, "
+        "osnet_x0_75, osnet_x0_5, osnet_x0_25, osnet_ibn_x1_0 (architecture from torchreid).",
+    )
     pretrained: str = Field(
-        "openai", description="open_clip pretrained tag (downloaded on first use), or a local checkpoint path."
+        "openai",
+        description="open_clip pretrained tag (downloaded on first use), or a local checkpoint path; for OSNet, "
+        "the torchreid .pth file (Market-1501 / MSMT17 style; never downloaded).",
     )
     offline_backbone: OfflineBackbone = Field(
         "mobilenetv2",
@@ -249,6 +255,34 @@ class IdentitySettings(_Section):
     )
     ann_min_rows: int = Field(
         100_000, ge=1, description="Rows from which a table gets an IVF-PQ vector index (below: exact search)."
+    )
+    adaptation: Literal["none", "centering", "head"] = Field(
+        "centering",
+        description="Site adaptation of the appearance vectors, learned by the site_adapter asset from the latest "
+        "adaptation_window_days of footage: none; centering (each camera's mean vector removed: on the vtest "
+        "ground truth pairwise F1 0.32 -> 0.46); head (centering, then a projection head trained on the site's "
+        "own tracklets; no gain there). A new adapter re-adapts every stored day.",
+    )
+    adaptation_window_days: int = Field(7, ge=0, description="Days of footage site adaptation learns from (0 = all).")
+    adaptation_seed: int = Field(
+        0, description="Seed of the adapter's training: the same footage and seed give the same adapter."
+    )
+    rerank_k: int = Field(
+        0, ge=0, description="k-reciprocal re-ranking of the candidate pairs with this k (0 = off; see the README)."
+    )
+    chain_min_average: float | None = Field(
+        None,
+        ge=-1,
+        le=1,
+        description="Anti-chaining: least mean score between all members of an entity; union-find groups below it "
+        "are split by average linkage. Empty = off.",
+    )
+    transit_prior_weight: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Most score a pair loses for changing cameras quicker than the transit times learned from the "
+        "day's confident matches (0 = off).",
     )
 
 

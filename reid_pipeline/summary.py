@@ -8,9 +8,8 @@ from collections.abc import Sequence
 import pyarrow.compute as pc
 
 from reid_pipeline.defs.launch import IDENTITY_RUN, CameraDayRun
-from reid_pipeline.defs.resources import IdentityResource
-from reid_pipeline.lib.identity.store import quoted
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.identity.store import IdentityStore, quoted
+from reid_pipeline.lib.storage.parquet import ParquetStore
 from reid_pipeline.settings import Settings
 
 
@@ -62,7 +61,7 @@ def print_summary(settings: Settings, runs: Sequence[CameraDayRun]) -> None:
 
 def print_identities(settings: Settings, days: Sequence[str]) -> None:
     """Per day: appearances, daily entities, entities and how many spanned cameras; then days overall."""
-    store = IdentityResource(**settings.identity.model_dump()).store(settings.storage.data_root)
+    store = IdentityStore.from_settings(settings.identity, settings.storage.data_root)
     print(
         f"\n{'date':<11} {'appearances':>11} {'daily entities':>14} {'entities':>8} {'multi-camera':>12} {'to review':>9}"
     )

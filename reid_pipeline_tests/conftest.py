@@ -17,8 +17,8 @@ os.environ["YOLO_OFFLINE"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"
 
-from reid_pipeline.lib.demo_footage import VTEST_PATH, DemoClip, write_clip
-from reid_pipeline.lib.offline import configure_model_env
+from reid_pipeline.lib.footage.demo import VTEST_PATH, DemoClip, write_clip
+from reid_pipeline.lib.runtime.offline import configure_model_env
 from reid_pipeline.settings import Settings, load_settings
 
 

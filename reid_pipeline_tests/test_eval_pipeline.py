@@ -26,9 +26,14 @@ def test_eval_pipeline_on_the_hand_labelled_ground_truth(
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
     args = ["eval", "pipeline", "--labels", str(TRUTH), "--work-dir", str(tmp_path / "eval")]
+    args += ["--write-labels", str(tmp_path / "labels")]
     assert main([*args, "--data-root", str(tmp_path / "data"), "--profile", "offline", "--json"]) == 0
     (report,) = json.loads(capsys.readouterr().out)
     identity, tracking = report["identity"], report["tracking"]
+    # The run's labelled tracklets, ready for `eval clustering --labels`; every person entity counted.
+    written = Path(report["tracklet_labels_csv"]).read_text().splitlines()
+    assert written[0] == "tracklet_id,identity" and len(written) == 1 + identity["labelled_tracklets"]
+    assert report["person_entities"] > 0
     # SSD's tight boxes land on the hand-drawn ones: most of the 12 people get tracklets of their own.
     assert identity["people"] >= 8 and report["matched_to_ground_truth"] >= 150
     for subset in ("all_pairs", "cross_camera", "cross_day"):
@@ -81,7 +86,7 @@ def test_eval_pipeline_runs_in_a_local_work_folder_with_its_own_footage(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import reid_pipeline.defs.launch as launch
-    from reid_pipeline.lib.storage import raw_footage_root
+    from reid_pipeline.lib.storage.parquet import raw_footage_root
     from reid_pipeline.settings import Settings
 
     runs: list[Settings] = []

@@ -17,7 +17,7 @@ from reid_pipeline.definitions import build_definitions
 from reid_pipeline.defs.launch import run_camera_days, run_identity_day
 from reid_pipeline.defs.resources import StorageResource
 from reid_pipeline.lib.identity.store import IdentityStore
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.storage.parquet import ParquetStore
 from reid_pipeline.settings import Settings
 from reid_pipeline_tests.conftest import place
 

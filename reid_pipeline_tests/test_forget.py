@@ -13,7 +13,7 @@ import pytest
 
 from reid_pipeline.cli import main
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.storage.parquet import ParquetStore
 from reid_pipeline_tests.privacy_run import CAMERA, missing, needles, places, run_days, scan, settings_for
 
 OTHER_TABLES = ("entities", "entity_timelines", "entity_members", "appearances", "daily_entities")

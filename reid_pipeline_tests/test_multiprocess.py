@@ -6,10 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
+import pyarrow as pa
 import pytest
 
 from reid_pipeline.defs.partitions import camera_day_key, cameras
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.storage.parquet import ParquetStore
 from reid_pipeline.settings import Settings
 from reid_pipeline_tests.conftest import place
 from reid_pipeline_tests.multiprocess_job import camera_day_job
@@ -55,4 +57,15 @@ def test_multiprocess_executor_gives_the_same_tables(
         processes = {e.pid for e in result.all_events if e.event_type_value == "STEP_START"}
         assert "embeddings" in steps and len(processes) == len(steps)  # one process per step
         for asset, table in expected.items():
-            assert store.read(asset, {"date": DAY, "camera": "gate"}).equals(table), asset
+            assert_same_table(store.read(asset, {"date": DAY, "camera": "gate"}), table, asset)
+
+
+def assert_same_table(got: pa.Table, expected: pa.Table, asset: str) -> None:
+    """Equal row for row; vectors to float tolerance. A busy CPU lets BLAS use fewer threads, which sums in
+    another order: the last bits of a vector may differ between two processes, never anything else."""
+    vectors = [name for name in ("vector",) if name in expected.column_names]
+    assert got.drop_columns(vectors).equals(expected.drop_columns(vectors)), asset
+    for name in vectors:
+        np.testing.assert_allclose(
+            np.asarray(got.column(name).to_pylist()), np.asarray(expected.column(name).to_pylist()), atol=1e-5
+        )

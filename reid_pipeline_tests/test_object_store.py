@@ -46,7 +46,7 @@ def test_two_days_written_in_parallel_to_object_storage(
     from reid_pipeline.definitions import build_definitions
     from reid_pipeline.defs.launch import run_identity_day
     from reid_pipeline.lib.identity.store import IdentityStore
-    from reid_pipeline.lib.storage import ParquetStore
+    from reid_pipeline.lib.storage.parquet import ParquetStore
     from reid_pipeline.settings import load_settings
 
     raw = tmp_path / "raw"

@@ -15,8 +15,15 @@ import pyarrow as pa
 from reid_pipeline.defs.partitions import camera_days, days, split_camera_day
 from reid_pipeline.defs.resources import IdentityResource, StorageResource
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
-from reid_pipeline.lib.schemas import ATTRIBUTES, CROPS, DETECTIONS, FOOTAGE_MANIFEST, FOOTAGE_OUTCOMES, TRACKLETS
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.storage.parquet import ParquetStore
+from reid_pipeline.lib.storage.schemas import (
+    ATTRIBUTES,
+    CROPS,
+    DETECTIONS,
+    FOOTAGE_MANIFEST,
+    FOOTAGE_OUTCOMES,
+    TRACKLETS,
+)
 
 # Partitioned asset checks are a preview in Dagster 1.13, and exactly what per-partition checks need.
 warnings.filterwarnings(

@@ -7,7 +7,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from reid_pipeline.defs.partitions import split_camera_day
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.storage.parquet import ParquetStore
 
 
 def _partition_dims(key: str | None, multi: bool) -> dict[str, str]:
@@ -17,6 +17,9 @@ def _partition_dims(key: str | None, multi: bool) -> dict[str, str]:
         day, camera = split_camera_day(key)
         return {"date": day, "camera": camera}
     return {"date": key}
+
+
+BEST_CROPS = {"filters": [("is_best", "=", True)]}  # what every stage after crops reads of them
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
@@ -43,12 +46,20 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata({"path": dg.MetadataValue.path(path), "rows": obj.num_rows})
 
     def load_input(self, context: dg.InputContext) -> pa.Table:
+        """The upstream partitions' tables; an input declared with ``dg.AssetIn(metadata=...)`` may ask for
+        only some ``columns`` and only the rows passing ``filters`` (pyarrow's form), read as such from disk.
+        """
         store = self._store()
         name = self._asset_name(context.asset_key)
+        wanted = context.definition_metadata or {}
+        columns, filters = wanted.get("columns"), wanted.get("filters")
         if not context.has_asset_partitions:
-            return store.read(name, {})
+            return store.read(name, {}, columns=columns, filters=filters)
         multi = _is_multi(context.asset_partitions_def)
-        tables = [store.read(name, _partition_dims(key, multi)) for key in context.asset_partition_keys]
+        tables = [
+            store.read(name, _partition_dims(key, multi), columns=columns, filters=filters)
+            for key in context.asset_partition_keys
+        ]
         return pa.concat_tables(tables) if len(tables) != 1 else tables[0]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from reid_pipeline.defs.assets.adaptation import site_adapter
 from reid_pipeline.defs.assets.attributes import attributes
 from reid_pipeline.defs.assets.crops import crops, tracklets
 from reid_pipeline.defs.assets.detections import detections
@@ -13,7 +14,7 @@ from reid_pipeline.defs.assets.identity import appearances, daily_entities, enti
 from reid_pipeline.defs.assets.report import daily_report
 
 CAMERA_DAY_ASSETS = [footage_manifest, detections, crops, tracklets, embeddings, attributes]
-IDENTITY_ASSETS = [appearances, daily_entities, entities, entity_timelines, watch_sightings, daily_report]
+IDENTITY_ASSETS = [site_adapter, appearances, daily_entities, entities, entity_timelines, watch_sightings, daily_report]
 DEFAULT_MAX_RETRIES = 2
 
 
@@ -49,7 +50,7 @@ def build_identity_job(max_retries: int = DEFAULT_MAX_RETRIES) -> dg.UnresolvedA
     return _asset_job(
         "identity_job",
         IDENTITY_ASSETS,
-        "One day's appearances from every camera to daily entities, global entities (all days), timelines, "
+        "Site adaptation (when on), one day's appearances from every camera to daily entities, global entities (all days), timelines, "
         "watch-list sightings and the HTML report. Run after the day's camera_day_job runs.",
         max_retries,
     )

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from reid_pipeline.defs.partitions import camera_day_key, cameras
-from reid_pipeline.lib.footage import camera_day_dir, footage_files, list_camera_days
-from reid_pipeline.lib.storage import local_folder, raw_footage_root
+from reid_pipeline.defs.partitions import camera_day_key, register_cameras
+from reid_pipeline.lib.footage.files import camera_day_dir, footage_files, list_camera_days
+from reid_pipeline.lib.storage.parquet import local_folder, raw_footage_root
 from reid_pipeline.settings import Settings
 
 IDENTITY_RUN = "(all cameras)"  # camera_id of the record of a day's identity_job run
@@ -74,10 +74,7 @@ def run_camera_days(
     raw_root = raw_footage_root(settings.storage.data_root, settings.storage.raw_root)
     chosen = cameras_for_day(raw_root, day, camera_ids)
     instance = instance or dagster_instance(settings.storage.data_root, settings.storage.local_dir)
-    known = set(instance.get_dynamic_partitions(cameras.name))  # type: ignore[arg-type]
-    new = [cam for cam in chosen if cam not in known]
-    if new:
-        instance.add_dynamic_partitions(cameras.name, new)  # type: ignore[arg-type]
+    register_cameras(instance, chosen)
     job = defs.resolve_job_def("camera_day_job")
     runs = []
     for camera in chosen:
@@ -87,10 +84,14 @@ def run_camera_days(
 
 
 def run_identity_day(
-    defs: dg.Definitions, settings: Settings, day: str, log: Callable[[str], None] = print
+    defs: dg.Definitions,
+    settings: Settings,
+    day: str,
+    log: Callable[[str], None] = print,
+    instance: dg.DagsterInstance | None = None,
 ) -> CameraDayRun:
     """Materialize ``identity_job`` for ``day``: appearances of all its cameras up to timelines."""
-    instance = dagster_instance(settings.storage.data_root, settings.storage.local_dir)
+    instance = instance or dagster_instance(settings.storage.data_root, settings.storage.local_dir)
     log(f"{day}: running identity_job")
     return CameraDayRun(day, IDENTITY_RUN, *_execute(defs.resolve_job_def("identity_job"), day, instance))
 
@@ -98,7 +99,7 @@ def run_identity_day(
 def run_demo_days(settings: Settings, source: Path, log: Callable[[str], None] = print) -> list[CameraDayRun]:
     """Lay out the demo footage under the data root and run both demo days end to end."""
     from reid_pipeline.definitions import build_definitions
-    from reid_pipeline.lib.demo_footage import DEMO_DAYS, make_demo_footage
+    from reid_pipeline.lib.footage.demo import DEMO_DAYS, make_demo_footage
 
     raw_root = raw_footage_root(settings.storage.data_root, settings.storage.raw_root)
     clips = make_demo_footage(raw_root, source)

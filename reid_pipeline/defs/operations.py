@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from reid_pipeline.defs.partitions import camera_day_key, cameras
+from reid_pipeline.defs.partitions import camera_day_key, register_cameras
 from reid_pipeline.defs.resources import IdentityResource, RetentionResource, StorageResource
-from reid_pipeline.lib import retention
-from reid_pipeline.lib.footage import list_camera_days
+from reid_pipeline.lib.footage.files import list_camera_days
+from reid_pipeline.lib.privacy import retention as expiry
 from reid_pipeline.lib.privacy.audit import record_retention
 from reid_pipeline.settings import OperationsSettings, RetentionSettings
 
@@ -46,13 +46,10 @@ def build_nightly_schedule(camera_day_job: Any, ops: OperationsSettings) -> dg.S
         """Processes yesterday's footage of every camera, end to end."""
         moment = context.scheduled_execution_time or datetime.now(ZoneInfo(ops.nightly_timezone))
         day = yesterday(moment, ops.nightly_timezone)
-        found = list_camera_days(storage.raw_root).get(day, [])
+        found = list_camera_days(storage.raw_folder).get(day, [])
         if not found:
-            return dg.SkipReason(f"no footage for {day} under {storage.raw_root / day}")
-        known = set(context.instance.get_dynamic_partitions(cameras.name))  # type: ignore[arg-type]
-        new = [camera for camera in found if camera not in known]
-        if new:
-            context.instance.add_dynamic_partitions(cameras.name, new)  # type: ignore[arg-type]
+            return dg.SkipReason(f"no footage for {day} under {storage.raw_folder / day}")
+        register_cameras(context.instance, found)
         return [
             dg.RunRequest(
                 run_key=f"nightly|{day}|{camera}",
@@ -80,14 +77,14 @@ def apply_retention(
     config: RetentionConfig,
     storage: StorageResource,
     identity: IdentityResource,
-    retention_policy: RetentionResource,
+    retention: RetentionResource,
 ) -> dg.Output[list[dict[str, object]]]:
     today = date.fromisoformat(config.today) if config.today else datetime.now(ZoneInfo("UTC")).date()
-    policy = RetentionSettings(**retention_policy.model_dump())
+    policy = RetentionSettings(**retention.model_dump())
     parquet, store = storage.parquet(), identity.store(storage.data_root)
-    deletions = retention.plan(policy, today, parquet, store)
+    deletions = expiry.plan(policy, today, parquet, store)
     if not config.dry_run:
-        retention.apply(deletions, parquet, store, policy.version_grace_s)
+        expiry.apply(deletions, parquet, store, policy.version_grace_s)
         author = context.run.tags.get("dagster/schedule_name") or f"run {context.run_id}"
         record_retention(store, [d.as_dict() for d in deletions], author, today.isoformat())
     for d in deletions:

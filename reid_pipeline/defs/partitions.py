@@ -22,6 +22,27 @@ DATE_DIMENSION = "date"
 cameras = dg.DynamicPartitionsDefinition(name="cameras")
 
 
+CAMERAS = cameras.name or "cameras"
+
+
+def unregistered_cameras(instance: dg.DagsterInstance, found: Sequence[str]) -> list[str]:
+    """The cameras of ``found`` that are not yet partitions of ``cameras``, sorted, each once."""
+    known = set(instance.get_dynamic_partitions(CAMERAS))
+    return sorted({camera for camera in found if camera not in known})
+
+
+def register_cameras(instance: dg.DagsterInstance, found: Sequence[str]) -> list[str]:
+    """Add the cameras of ``found`` that are new as ``cameras`` partitions; returns the ones added.
+
+    Schedules and the command-line launcher call this; the footage sensor returns the same cameras as a
+    ``dynamic_partitions_requests`` entry instead, so the addition is recorded with its tick.
+    """
+    new = unregistered_cameras(instance, found)
+    if new:
+        instance.add_dynamic_partitions(CAMERAS, new)
+    return new
+
+
 def daily_partitions(start_date: str) -> dg.DailyPartitionsDefinition:
     # end_offset=1 includes today, so footage of the running day can be processed (and re-run later).
     return dg.DailyPartitionsDefinition(start_date=start_date, end_offset=1)

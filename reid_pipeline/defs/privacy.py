@@ -37,7 +37,7 @@ def forget_entity(
         for h in erasure.footage
     ]
     if config.apply:
-        removed = erase(erasure, store, parquet, storage.raw_root if config.delete_footage else None)
+        removed = erase(erasure, store, parquet, storage.raw_folder if config.delete_footage else None)
         left = "deleted" if config.delete_footage else "left in place (the operator's; --delete-footage removes them)"
         record(
             store,

@@ -13,7 +13,7 @@ from pydantic import PrivateAttr
 
 from reid_pipeline.lib.attributes.factory import build_describer, choose_describer
 from reid_pipeline.lib.attributes.types import Describer
-from reid_pipeline.lib.contained_detection import DetectorRecipe
+from reid_pipeline.lib.detection.contained import DetectorRecipe
 from reid_pipeline.lib.detection.factory import ProfileChoice, build_detector, choose_profile
 from reid_pipeline.lib.detection.stitching import StitchSpec
 from reid_pipeline.lib.detection.tracking import TrackingSpec
@@ -21,16 +21,16 @@ from reid_pipeline.lib.detection.types import Detector
 from reid_pipeline.lib.embedding.factory import build_embedder, choose_embedding_profile
 from reid_pipeline.lib.embedding.types import Embedder
 from reid_pipeline.lib.identity.params import MatchParams
-from reid_pipeline.lib.identity.scoring import TransitionTimes
 from reid_pipeline.lib.identity.store import IdentityStore
-from reid_pipeline.lib.offline import configure_model_env
-from reid_pipeline.lib.storage import ParquetStore, join, local_folder, raw_footage_root
+from reid_pipeline.lib.runtime.offline import configure_model_env
+from reid_pipeline.lib.storage.parquet import ParquetStore, join, local_folder, raw_footage_root
 from reid_pipeline.settings import (
     AttributeSettings,
     CropSettings,
     DetectionSettings,
     EmbeddingSettings,
     FootageSettings,
+    IdentitySettings,
 )
 
 
@@ -38,13 +38,13 @@ class StorageResource(dg.ConfigurableResource):
     """Where footage is read from and tables are written to."""
 
     data_root: str
-    raw_root_dir: str = ""
+    raw_root: str = ""
     local_dir: str = ""
 
     @property
-    def raw_root(self) -> Path:
+    def raw_folder(self) -> Path:
         """Raw footage folder: ``<raw_root>/<YYYY-MM-DD>/<camera_id>/`` (default ``<data_root>/raw``)."""
-        return raw_footage_root(self.data_root, self.raw_root_dir)
+        return raw_footage_root(self.data_root, self.raw_root)
 
     @property
     def model_config_dir(self) -> Path:
@@ -198,13 +198,6 @@ class DescriberResource(dg.ConfigurableResource):
         return self._describer
 
 
-DEFAULT_THRESHOLDS = {
-    "open_clip": 0.85,
-    "imagenet-cnn": 0.90,
-    "imagenet-cnn+colour": 0.85,
-}  # by embedding backend; calibrate with eval
-
-
 class IdentityResource(dg.ConfigurableResource):
     """Where the identity tables live (LanceDB) and how appearances are matched."""
 
@@ -217,24 +210,21 @@ class IdentityResource(dg.ConfigurableResource):
     transitions: dict[str, float]
     default_transition_s: float
     ann_min_rows: int
+    adaptation: str  # none | centering | head (site_adapter)
+    adaptation_window_days: int
+    adaptation_seed: int
+    rerank_k: int
+    chain_min_average: float | None
+    transit_prior_weight: float
 
     def store(self, data_root: str) -> IdentityStore:
         uri = self.lancedb_uri or join(data_root, "lancedb")
         return IdentityStore(uri, self.ann_min_rows)
 
-    def params(self, embedding_backend: str) -> MatchParams:
-        """Matching parameters; thresholds left empty follow the embedding model's default."""
-        match = self.match_threshold
-        if match is None:
-            match = DEFAULT_THRESHOLDS.get(embedding_backend, DEFAULT_THRESHOLDS["open_clip"])
-        return MatchParams(
-            k=self.k,
-            match_threshold=match,
-            link_threshold=self.link_threshold if self.link_threshold is not None else match,
-            review_band=self.review_band,
-            attribute_weight=self.attribute_weight,
-            transitions=TransitionTimes.parse(self.transitions, self.default_transition_s),
-        )
+    def params(self, embedding_backend: str, adaptation: str = "none") -> MatchParams:
+        """Matching parameters; thresholds left empty follow the default of the stored vectors' embedding
+        backend and site adaptation (``lib/identity/thresholds.py``)."""
+        return MatchParams.from_settings(IdentitySettings(**self.model_dump()), embedding_backend, adaptation)
 
 
 class RetentionResource(dg.ConfigurableResource):

@@ -6,9 +6,9 @@ from typing import Any
 
 import dagster as dg
 
-from reid_pipeline.defs.partitions import camera_day_key, cameras, days, split_camera_day
+from reid_pipeline.defs.partitions import camera_day_key, cameras, days, split_camera_day, unregistered_cameras
 from reid_pipeline.defs.resources import StorageResource
-from reid_pipeline.lib.footage import camera_day_dir, file_fingerprint, list_camera_days
+from reid_pipeline.lib.footage.files import camera_day_dir, file_fingerprint, list_camera_days
 
 
 def build_footage_sensor(
@@ -33,22 +33,20 @@ def build_footage_sensor(
     def footage_sensor(context: dg.SensorEvaluationContext, storage: StorageResource) -> dg.SensorResult:
         """Registers new cameras and requests runs for new or changed camera-days of raw footage."""
         seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-        known_cameras = set(context.instance.get_dynamic_partitions(cameras.name))  # type: ignore[arg-type]
         valid_days = set(day_partitions.get_partition_keys(dynamic_partitions_store=context.instance))
-        new_cameras: set[str] = set()
+        found: set[str] = set()
         requests = []
-        for day, camera_ids in list_camera_days(storage.raw_root).items():
+        for day, camera_ids in list_camera_days(storage.raw_folder).items():
             if day not in valid_days:
-                context.log.warning(f"{storage.raw_root / day}: date outside the partitioned range; skipped")
+                context.log.warning(f"{storage.raw_folder / day}: date outside the partitioned range; skipped")
                 continue
             for camera in camera_ids:
-                fingerprint = file_fingerprint(camera_day_dir(storage.raw_root, day, camera))
+                fingerprint = file_fingerprint(camera_day_dir(storage.raw_folder, day, camera))
                 slot = f"{day}|{camera}"
                 if seen.get(slot) == fingerprint:
                     continue
                 seen[slot] = fingerprint
-                if camera not in known_cameras:
-                    new_cameras.add(camera)
+                found.add(camera)
                 requests.append(
                     dg.RunRequest(
                         run_key=f"{slot}|{fingerprint}",
@@ -56,9 +54,10 @@ def build_footage_sensor(
                         tags={"reid/trigger": "footage_sensor"},
                     )
                 )
+        new_cameras = unregistered_cameras(context.instance, sorted(found))
         return dg.SensorResult(
             run_requests=requests,
-            dynamic_partitions_requests=[cameras.build_add_request(sorted(new_cameras))] if new_cameras else [],
+            dynamic_partitions_requests=[cameras.build_add_request(new_cameras)] if new_cameras else [],
             cursor=json.dumps(seen, sort_keys=True),
         )
 

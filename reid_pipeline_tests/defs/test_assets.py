@@ -16,8 +16,8 @@ from reid_pipeline.definitions import build_resources
 from reid_pipeline.defs.assets.embeddings import CHECKS
 from reid_pipeline.defs.jobs import CAMERA_DAY_ASSETS
 from reid_pipeline.defs.partitions import camera_day_key, cameras
-from reid_pipeline.lib.schemas import CROPS, DETECTIONS, FOOTAGE_MANIFEST, TRACKLETS
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.storage.parquet import ParquetStore
+from reid_pipeline.lib.storage.schemas import CROPS, DETECTIONS, FOOTAGE_MANIFEST, TRACKLETS
 from reid_pipeline.settings import Settings
 from reid_pipeline_tests.conftest import place
 
@@ -108,7 +108,8 @@ def test_offline_profile_on_vtest_with_a_corrupt_file(offline_settings: Settings
     assert len(crop_vectors) < len(det), "only the best crops are embedded"
     with_crops = {t for t, row in summary.items() if row["best_crop_ids"]}
     assert {r["tracklet_id"] for r in embeddings.to_pylist() if r["kind"] == "tracklet"} == with_crops
-    assert set(embeddings.column("model").to_pylist()) == {"imagenet-cnn:mobilenetv2"}
+    assert set(embeddings.column("backend").to_pylist()) == {"imagenet-cnn"}
+    assert set(embeddings.column("model").to_pylist()) == {"mobilenetv2"}
     assert set(attributes.column("tracklet_id").to_pylist()) == with_crops
     assert set(attributes.column("backend").to_pylist()) == {"pixel-colours"}
     for row in attributes.to_pylist():
@@ -183,7 +184,7 @@ def test_missing_camera_folder_fails_with_the_path(offline_settings: Settings) -
 def test_trail_camera_stills_flow_to_crops(offline_settings: Settings, vtest: Path) -> None:
     from PIL import Image
 
-    from reid_pipeline.lib.sampling import iter_video_frames
+    from reid_pipeline.lib.footage.sampling import iter_video_frames
 
     folder = Path(offline_settings.storage.data_root) / "raw" / DAY / "trail"
     folder.mkdir(parents=True)
@@ -234,7 +235,8 @@ def test_open_clip_embeddings_and_both_attribute_modes(
     tables = read_all(settings, "gate")
     embeddings, attributes = tables["embeddings"], tables["attributes"]
     assert embeddings.schema.field("vector").type == pa.list_(pa.float32(), 512)
-    assert set(embeddings.column("model").to_pylist()) == {"open_clip:ViT-B-32/vit-b-32-random.pt"}
+    assert set(embeddings.column("backend").to_pylist()) == {"open_clip"}
+    assert set(embeddings.column("model").to_pylist()) == {"ViT-B-32/vit-b-32-random.pt"}
     assert all(c.passed for c in result.get_asset_check_evaluations())
     assert attributes.num_rows == tables["tracklets"].num_rows > 0
     backend = {"fast": "clip-zero-shot", "enhanced": "vlm"}[mode]

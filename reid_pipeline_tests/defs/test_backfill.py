@@ -88,8 +88,8 @@ def test_single_run_backfill_equals_day_by_day(
 
 def test_crop_check_finds_missing_and_stray_crops(make_settings: Callable[..., Settings]) -> None:
     from reid_pipeline.defs.checks import crop_problems
-    from reid_pipeline.lib.schemas import CROPS, DETECTIONS
-    from reid_pipeline.lib.storage import ParquetStore
+    from reid_pipeline.lib.storage.parquet import ParquetStore
+    from reid_pipeline.lib.storage.schemas import CROPS, DETECTIONS
 
     settings = make_settings()
     store = ParquetStore(settings.storage.data_root)

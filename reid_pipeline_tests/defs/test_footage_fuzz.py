@@ -16,8 +16,8 @@ import pytest
 from reid_pipeline.cli import main
 from reid_pipeline.definitions import build_definitions
 from reid_pipeline.defs.partitions import camera_day_key
-from reid_pipeline.lib.footage import footage_files
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.footage.files import footage_files
+from reid_pipeline.lib.storage.parquet import ParquetStore
 from reid_pipeline.settings import Settings
 from reid_pipeline_tests.conftest import place
 from reid_pipeline_tests.footage_corpus import build_corpus, copy_good, vtest_frames, write_video

@@ -16,7 +16,7 @@ from reid_pipeline.defs.operations import retention_job, yesterday
 from reid_pipeline.defs.partitions import camera_day_key
 from reid_pipeline.defs.resources import IdentityResource, RetentionResource, StorageResource
 from reid_pipeline.lib.identity.store import IdentityStore
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.storage.parquet import ParquetStore
 from reid_pipeline.settings import Settings
 from reid_pipeline_tests.conftest import place
 
@@ -97,7 +97,7 @@ def _run(root: Path, today: str, dry_run: bool = False) -> dg.ExecuteInProcessRe
         "storage": StorageResource(data_root=str(root)),
         "identity": IdentityResource(**Settings().identity.model_dump()),
         "run_memory": dg.InMemoryIOManager(),
-        "retention_policy": RetentionResource(
+        "retention": RetentionResource(
             parquet_days={"crops": 11, "embeddings": 30}, lancedb_days={"appearances": 11}, version_grace_s=0
         ),
     }
@@ -158,7 +158,7 @@ def test_retention_deletes_exactly_the_old_partitions_and_reports_them(tmp_path:
 
 
 def test_retention_refuses_a_zero_day_policy(tmp_path: Path) -> None:
-    from reid_pipeline.lib.retention import cutoff
+    from reid_pipeline.lib.privacy.retention import cutoff
 
     with pytest.raises(ValueError, match="at least 1"):
         cutoff(datetime(2024, 5, 1).date(), 0)

@@ -11,7 +11,7 @@ import dagster as dg
 
 from reid_pipeline.definitions import build_definitions
 from reid_pipeline.defs.partitions import camera_day_key, cameras
-from reid_pipeline.lib.demo_footage import DemoClip, write_clip
+from reid_pipeline.lib.footage.demo import DemoClip, write_clip
 from reid_pipeline.settings import Settings, load_settings
 
 BACKFILL_DAYS = ("2024-05-01", "2024-05-02")

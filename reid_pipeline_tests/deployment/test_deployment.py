@@ -61,7 +61,7 @@ def _camera_day(run: dg.DagsterRun) -> tuple[str, str]:
 
 
 def _parquet_equal(ours: Path, theirs: Path, day: str, camera: str) -> list[str]:
-    from reid_pipeline.lib.storage import ParquetStore
+    from reid_pipeline.lib.storage.parquet import ParquetStore
 
     part = {"date": day, "camera": camera}
     a, b = ParquetStore(str(ours)), ParquetStore(str(theirs))
@@ -193,7 +193,7 @@ def test_worker_killed_mid_run_is_retried(site: Site, reference: Path) -> None:
     """SIGKILL the worker process running a step, then that whole worker: the run fails, the daemon retries it
     from the failure on the other worker, and the tables come out complete and unduplicated."""
     from reid_pipeline.defs.partitions import camera_day_key
-    from reid_pipeline.lib.storage import ParquetStore
+    from reid_pipeline.lib.storage.parquet import ParquetStore
     from reid_pipeline_tests.deployment.footage import RETRY_DAY
     from reid_pipeline_tests.deployment.ui_api import job_assets, launch_backfill
 

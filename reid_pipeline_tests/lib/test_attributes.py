@@ -15,6 +15,7 @@ from PIL import Image
 from reid_pipeline.lib.attributes.factory import choose_describer
 from reid_pipeline.lib.attributes.parsing import describe_with_repair, parse_json_object
 from reid_pipeline.lib.attributes.pixels import PixelColourDescriber, colour_shares
+from reid_pipeline.lib.attributes.run import describe_tracklets
 from reid_pipeline.lib.attributes.types import DescribeRequest
 from reid_pipeline.lib.attributes.vlm import VlmDescriber
 from reid_pipeline.lib.attributes.vocabulary import (
@@ -25,11 +26,10 @@ from reid_pipeline.lib.attributes.vocabulary import (
     validate_description,
 )
 from reid_pipeline.lib.attributes.zero_shot import ClipZeroShotDescriber
-from reid_pipeline.lib.describe_tracklets import describe_tracklets
-from reid_pipeline.lib.embed_tracklets import embed_tracklets
 from reid_pipeline.lib.embedding.imagenet_backend import ImageNetEmbedder
 from reid_pipeline.lib.embedding.open_clip_backend import RANDOM_WEIGHTS, OpenClipEmbedder
-from reid_pipeline.lib.schemas import ATTRIBUTES, TRACKLETS
+from reid_pipeline.lib.embedding.run import embed_tracklets
+from reid_pipeline.lib.storage.schemas import ATTRIBUTES, TRACKLETS
 from reid_pipeline.settings import AttributeSettings
 from reid_pipeline_tests.lib.test_embedding import crops_table
 from reid_pipeline_tests.tiny_vlm import build_tiny_vlm

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reid_pipeline.lib.bench_identities import bench_identities, pairwise_f1, search_quality
+from reid_pipeline.lib.bench.identities import bench_identities, pairwise_f1, search_quality
 
 
 def test_pairwise_f1_by_hand() -> None:

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from reid_pipeline.lib.cropping import cut_crops
-from reid_pipeline.lib.detect_footage import DetectionRun, detect_camera_day
+from reid_pipeline.lib.crops.cropping import cut_crops
 from reid_pipeline.lib.detection.hog import HogPersonDetector
+from reid_pipeline.lib.detection.run import DetectionRun, detect_camera_day
 from reid_pipeline.lib.detection.tracking import TrackingSpec
 from reid_pipeline.lib.detection.types import Detections
-from reid_pipeline.lib.file_outcomes import file_outcomes
-from reid_pipeline.lib.footage import build_manifest
+from reid_pipeline.lib.footage.files import build_manifest
+from reid_pipeline.lib.footage.outcomes import file_outcomes
 from reid_pipeline.settings import CropSettings, FootageSettings
 from reid_pipeline_tests.conftest import place
 from reid_pipeline_tests.footage_corpus import vtest_frames, write_still, write_video

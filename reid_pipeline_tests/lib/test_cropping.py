@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reid_pipeline.lib.cropping import crop_quality, mark_best, pixel_box, sharpness
+from reid_pipeline.lib.crops.cropping import crop_quality, mark_best, pixel_box, sharpness
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from reid_pipeline.lib.detection.hog import HogPersonDetector
 from reid_pipeline.lib.detection.tracking import Tracker
 from reid_pipeline.lib.detection.types import Detections
 from reid_pipeline.lib.detection.yolo import YoloDetector
-from reid_pipeline.lib.sampling import iter_video_frames
+from reid_pipeline.lib.footage.sampling import iter_video_frames
 from reid_pipeline.settings import DetectionSettings
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reid_pipeline.lib.detect_footage import renumber_tracks
+from reid_pipeline.lib.detection.run import renumber_tracks
 from reid_pipeline.lib.detection.stitching import SIGNATURE_DIMS, StitchSpec
 from reid_pipeline.lib.detection.types import Detections
 from reid_pipeline.lib.evaluation.detection_eval import average_precision, match_frame, score_detector

@@ -13,16 +13,16 @@ import pytest
 import torch
 from PIL import Image
 
-from reid_pipeline.lib.embed_tracklets import embed_tracklets, tracklet_vectors, vectors_of
 from reid_pipeline.lib.embedding.batching import AdaptiveBatcher, is_out_of_memory
 from reid_pipeline.lib.embedding.checks import check_embeddings
 from reid_pipeline.lib.embedding.factory import build_embedder, choose_embedding_profile
 from reid_pipeline.lib.embedding.imagenet_backend import ImageNetEmbedder
 from reid_pipeline.lib.embedding.images import decode_jpeg, pad_to_square
 from reid_pipeline.lib.embedding.open_clip_backend import RANDOM_WEIGHTS, OpenClipEmbedder
-from reid_pipeline.lib.embedding.run import embed_jpegs
+from reid_pipeline.lib.embedding.pipelined import embed_jpegs, model_threads, usable_cores
+from reid_pipeline.lib.embedding.run import embed_tracklets, tracklet_vectors, vectors_of
 from reid_pipeline.lib.embedding.types import l2_normalise, pool_vectors, resolve_batch_size
-from reid_pipeline.lib.schemas import CROPS
+from reid_pipeline.lib.storage.schemas import CROPS
 from reid_pipeline.settings import EmbeddingSettings
 
 
@@ -96,6 +96,15 @@ def test_batcher_reraises_other_errors_and_out_of_memory_at_size_one() -> None:
 
     with pytest.raises(torch.cuda.OutOfMemoryError):
         AdaptiveBatcher(4).run([1, 2, 3], always_oom)
+
+
+@pytest.mark.parametrize(("device", "workers"), [("cpu", 1), ("cpu", 64), ("cuda:0", 1)])
+def test_model_threads_leave_the_decode_workers_their_cores(device: str, workers: int) -> None:
+    before = torch.get_num_threads()
+    expected = max(1, usable_cores() - workers) if device == "cpu" else before
+    with model_threads(device, workers):
+        assert torch.get_num_threads() == expected
+    assert torch.get_num_threads() == before, "the process's thread count is restored afterwards"
 
 
 def test_pad_to_square_keeps_the_whole_crop() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reid_pipeline.lib import footage
-from reid_pipeline.lib.footage import build_manifest, file_fingerprint, footage_files, list_camera_days
+from reid_pipeline.lib.footage import files as footage
+from reid_pipeline.lib.footage.files import build_manifest, file_fingerprint, footage_files, list_camera_days
 from reid_pipeline_tests.conftest import place, write_synthetic_clip
 from reid_pipeline_tests.conftest import write_still as write_exif_still
 from reid_pipeline_tests.footage_corpus import ENCODINGS, encoder_missing, vtest_frames, write_still, write_video

@@ -17,7 +17,7 @@ from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.refresh import changed_days, refresh_timelines
 from reid_pipeline.lib.identity.scoring import TransitionTimes, attribute_agreement, encode_attributes, fused_score
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 DIMS = 32
 PARAMS = MatchParams(k=8, match_threshold=0.8, link_threshold=0.8, review_band=0.1, attribute_weight=0.0)
@@ -57,7 +57,8 @@ class World:
             "attributes": None,
             "flat_attributes": None,
             "thumbnail": b"\xff\xd8",
-            "model": "test:synthetic",
+            "backend": "test",
+            "model": "synthetic",
             "vector": vector.astype(np.float32).tolist(),
         }
 
@@ -308,7 +309,7 @@ def test_a_rerun_repairs_a_partial_write(tmp_path: Path) -> None:
     before = sorted(r["tracklet_id"] for r in store.rows("appearances"))
     # As if a crash had left the table half-written: rows lost, one stray row from an older run.
     store.table("appearances").delete(f"tracklet_id = {quoted(rows[0]['tracklet_id'])}")
-    store.table("appearances").add([{**rows[1], "tracklet_id": "2024-05-01/gate/stale"}])
+    store.table("appearances").add([{**rows[1], "tracklet_id": "2024-05-01/gate/stale", "adapter_id": "none"}])
     run_day(store, "2024-05-01", rows)
     assert sorted(r["tracklet_id"] for r in store.rows("appearances")) == before
 
@@ -340,6 +341,7 @@ def test_eval_clustering_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     import json
 
     from reid_pipeline.cli import main
+    from reid_pipeline.cli.eval import SWEEP_THRESHOLDS
 
     world = World(identities=8, seed=9)
     days = three_days(world)
@@ -356,7 +358,7 @@ def test_eval_clustering_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main([*args, "--profile", "offline", "--sweep", "--write-config", str(snippet), "--plot", str(plot)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["stored"]["items"] == len(world.truth)
-    assert len(report["sweep"]) == 75 and report["best"]["pairwise_f1"] == 1.0
+    assert len(report["sweep"]) == len(SWEEP_THRESHOLDS) * 3 and report["best"]["pairwise_f1"] == 1.0
     assert snippet.read_text() == report["config"] and "[identity]" in report["config"]
     assert plot.read_bytes()[:4] == b"\x89PNG" and report["plot"] == str(plot)
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from reid_pipeline.lib.isolation import Session, WorkerDied, death_reason
+from reid_pipeline.lib.footage.isolation import Session, WorkerDied, death_reason
 
 
 def _setup() -> dict[str, int]:

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from reid_pipeline.lib.lance_store import LanceStore
+from reid_pipeline.lib.storage.lance import LanceStore
 
 
 def schema(dims: int) -> pa.Schema:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from reid_pipeline.lib.demo_footage import DemoClip
 from reid_pipeline.lib.evaluation.clustering_metrics import score_clustering
 from reid_pipeline.lib.evaluation.ground_truth import SourceBox, crop_labels, mot_ground_truth, to_source
 from reid_pipeline.lib.evaluation.pipeline_eval import (
@@ -21,6 +20,7 @@ from reid_pipeline.lib.evaluation.pipeline_eval import (
     read_mot_truth,
     tracklet_truth,
 )
+from reid_pipeline.lib.footage.demo import DemoClip
 
 START = datetime(2024, 5, 1, 8, tzinfo=UTC)
 

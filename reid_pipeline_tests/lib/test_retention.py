@@ -9,8 +9,8 @@ import pyarrow as pa
 
 from reid_pipeline.lib.identity.store import IdentityStore
 from reid_pipeline.lib.identity.tables import REVIEW_QUEUE
-from reid_pipeline.lib.retention import Deletion, apply, plan
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.privacy.retention import Deletion, apply, plan
+from reid_pipeline.lib.storage.parquet import ParquetStore
 from reid_pipeline.settings import RetentionSettings
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
-from reid_pipeline.lib.retention import apply, plan
+from reid_pipeline.lib.privacy.retention import apply, plan
 from reid_pipeline.lib.review.report_files import images_in_report
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.storage.parquet import ParquetStore
 from reid_pipeline.settings import RetentionSettings
 from reid_pipeline_tests.privacy_run import CAMERA, missing, needles, places, scan
 

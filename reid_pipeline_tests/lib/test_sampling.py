@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reid_pipeline.lib.sampling import (
+from reid_pipeline.lib.footage.sampling import (
     Frame,
     MotionGate,
     SamplingStats,

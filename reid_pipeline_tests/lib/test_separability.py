@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from reid_pipeline.lib.sample_crops import SampleCrop
-from reid_pipeline.lib.separability import labelled_pairs, roc_auc, separation
+from reid_pipeline.lib.bench.sample_crops import SampleCrop
+from reid_pipeline.lib.bench.separability import labelled_pairs, roc_auc, separation
 
 
 def crop(track: int, time_s: float) -> SampleCrop:

@@ -9,7 +9,7 @@ from reid_pipeline.lib.detection.classes import CLASS_NAMES, ENTITY_TYPE_OF
 from reid_pipeline.lib.detection.factory import build_detector, build_offline_detector
 from reid_pipeline.lib.detection.ssd import TF_TO_COCO80, SsdDetector, packaged_model_files
 from reid_pipeline.lib.detection.types import Detections, keep_above, suppress_overlaps
-from reid_pipeline.lib.sampling import iter_video_frames
+from reid_pipeline.lib.footage.sampling import iter_video_frames
 from reid_pipeline.settings import DetectionSettings
 
 SCORES = {"person": 0.3, "vehicle": 0.4, "animal": 0.4}

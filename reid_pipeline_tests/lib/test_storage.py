@@ -5,7 +5,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.storage.parquet import ParquetStore
 
 
 def test_write_replaces_partition_and_reads_back(tmp_path: Path) -> None:

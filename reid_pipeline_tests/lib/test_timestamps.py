@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from reid_pipeline.lib.timestamps import (
+from reid_pipeline.lib.footage.timestamps import (
     camera_zone,
     parse_container_time,
     parse_exif_datetime,

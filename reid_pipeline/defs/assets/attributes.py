@@ -5,10 +5,11 @@ import pyarrow as pa
 from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.assets.preview import table_preview
+from reid_pipeline.defs.io_manager import BEST_CROPS
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days, split_camera_day
 from reid_pipeline.defs.resources import DescriberResource, EmbedderResource, StorageResource
-from reid_pipeline.lib.describe_tracklets import describe_tracklets
-from reid_pipeline.lib.schemas import ATTRIBUTES
+from reid_pipeline.lib.attributes.run import describe_tracklets
+from reid_pipeline.lib.storage.schemas import ATTRIBUTES
 
 
 @dg.asset(
@@ -18,6 +19,7 @@ from reid_pipeline.lib.schemas import ATTRIBUTES
     kinds={"parquet", "pytorch"},
     pool="gpu",
     code_version="1",
+    ins={"crops": dg.AssetIn(metadata=BEST_CROPS)},  # described from each tracklet's best crop
 )
 def attributes(
     context: AssetExecutionContext,
@@ -26,7 +28,7 @@ def attributes(
     embeddings: pa.Table,
     storage: StorageResource,
     embedding: EmbedderResource,
-    attribute_settings: DescriberResource,
+    attributes_settings: DescriberResource,
 ) -> dg.Output[pa.Table]:
     """What each tracklet looks like, from its best crop: JSON validated against the entity type's vocabulary
     (person: clothing colours and types, headwear, bag, carried object, hair, accessories; vehicle: colour,
@@ -37,8 +39,8 @@ def attributes(
     against the stored CLIP vectors) or ``pixel-colours`` (offline profile). A tracklet keeps its earlier
     description while its vector drifts less than ``drift_threshold``.
     """
-    describer = attribute_settings.describer(embedding, storage.model_config_dir)
-    note = attribute_settings.choice(embedding.embedder(storage.model_config_dir), embedding.offline).note
+    describer = attributes_settings.describer(embedding, storage.model_config_dir)
+    note = attributes_settings.choice(embedding.embedder(storage.model_config_dir), embedding.offline).note
     if note:
         context.log.warning(note)
     day, camera = split_camera_day(context.partition_key)
@@ -51,7 +53,7 @@ def attributes(
         embeddings,
         previous,
         describer,
-        attribute_settings.drift_threshold,
+        attributes_settings.drift_threshold,
         context.run_id,
         log=context.log.info,
     )

@@ -2,14 +2,17 @@
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.compute as pc
 from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.assets.preview import table_preview
+from reid_pipeline.defs.io_manager import BEST_CROPS
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import CropResource, StorageResource
-from reid_pipeline.lib.cropping import cut_crops
-from reid_pipeline.lib.schemas import CROPS, TRACKLETS, table_from_rows
-from reid_pipeline.lib.tracklets import summarise_tracklets
+from reid_pipeline.lib.crops.cropping import crop_table
+from reid_pipeline.lib.crops.tracklets import TrackletRow, summarise_tracklets
+from reid_pipeline.lib.storage.rows import table_of
+from reid_pipeline.lib.storage.schemas import CROPS
 
 
 @dg.asset(
@@ -24,31 +27,26 @@ def crops(
     detections: pa.Table,
     footage_manifest: pa.Table,
     storage: StorageResource,
-    crop_settings: CropResource,
+    crops_settings: CropResource,
 ) -> dg.Output[pa.Table]:
     """Each detection cut out as a JPEG, with a quality score from size, sharpness, border truncation
     and detector score. The best K crops of each tracklet are marked (``is_best``, ``best_rank``):
     they are what gets embedded and described downstream.
     """
-    rows = cut_crops(
-        detections.to_pylist(),
-        footage_manifest.to_pylist(),
-        storage.raw_root,
-        crop_settings.spec(),
-        context.log.warning,
+    table = crop_table(
+        detections, footage_manifest.to_pylist(), storage.raw_folder, crops_settings.spec(), context.log.warning
     )
-    table = table_from_rows(rows, CROPS)
-    best = sum(1 for row in rows if row["is_best"])
+    best_rank = table.column("best_rank")
     return dg.Output(
         table,
         metadata={
             "crops": table.num_rows,
-            "best_crops": best,
-            "too_small_or_blank": sum(1 for row in rows if row["quality"] == 0),
-            "jpeg_megabytes": round(sum(len(row["jpeg"]) for row in rows) / 1e6, 2),
+            "best_crops": pc.sum(table.column("is_best")).as_py() or 0,
+            "too_small_or_blank": pc.sum(pc.equal(table.column("quality"), 0)).as_py() or 0,
+            "jpeg_megabytes": round((pc.sum(pc.binary_length(table.column("jpeg"))).as_py() or 0) / 1e6, 2),
             "preview": table_preview(table),
             # Counts and ids only: Dagster's event log cannot forget one person, so no picture goes into it.
-            "tracklets_with_best_crop": sum(1 for row in rows if row["best_rank"] == 1),
+            "tracklets_with_best_crop": pc.sum(pc.equal(best_rank, 1)).as_py() or 0,
         },
     )
 
@@ -59,20 +57,21 @@ def crops(
     group_name="footage",
     kinds={"parquet"},
     code_version="1",
+    # The best crops' ids and qualities; no picture is read.
+    ins={"crops": dg.AssetIn(metadata={**BEST_CROPS, "columns": [f.name for f in CROPS if f.name != "jpeg"]})},
 )
 def tracklets(detections: pa.Table, crops: pa.Table) -> dg.Output[pa.Table]:
     """One row per tracklet: camera, time span, number of detections, mean score and its best crops.
 
     The unit that later stages embed, describe and match across cameras and days.
     """
-    best_crops = crops.filter(crops.column("is_best")).drop_columns(["jpeg"])
-    rows = summarise_tracklets(detections.to_pylist(), best_crops.to_pylist())
-    table = table_from_rows(rows, TRACKLETS)
+    rows = summarise_tracklets(detections.to_pylist(), crops.to_pylist())
+    table = table_of(TrackletRow, rows)
     return dg.Output(
         table,
         metadata={
             "tracklets": table.num_rows,
-            "without_usable_crop": sum(1 for row in rows if not row["best_crop_ids"]),
+            "without_usable_crop": sum(1 for row in rows if not row.best_crop_ids),
             "preview": table_preview(table),
         },
     )

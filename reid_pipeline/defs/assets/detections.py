@@ -2,6 +2,8 @@
 footage_outcomes: what became of every file of the camera-day.
 """
 
+from typing import Any
+
 import dagster as dg
 import pyarrow as pa
 from dagster import AssetExecutionContext
@@ -9,11 +11,12 @@ from dagster import AssetExecutionContext
 from reid_pipeline.defs.assets.preview import jpeg_preview, table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import DetectorResource, FootageResource, IdentityResource, StorageResource
-from reid_pipeline.lib.detect_footage import detect_camera_day
+from reid_pipeline.lib.detection.run import DetectionRun, detect_camera_day
 from reid_pipeline.lib.detection.thumbnail import detection_thumbnail
-from reid_pipeline.lib.file_outcomes import file_outcomes
+from reid_pipeline.lib.detection.types import Detector
+from reid_pipeline.lib.footage.outcomes import file_outcomes
 from reid_pipeline.lib.privacy.tombstones import Tombstones
-from reid_pipeline.lib.schemas import DETECTIONS, FOOTAGE_OUTCOMES, table_from_rows
+from reid_pipeline.lib.storage.schemas import DETECTIONS, FOOTAGE_OUTCOMES, table_from_rows
 
 
 @dg.multi_asset(
@@ -41,7 +44,7 @@ def detections(
     footage_manifest: pa.Table,
     storage: StorageResource,
     footage: FootageResource,
-    detector: DetectorResource,
+    detection: DetectorResource,
     identity: IdentityResource,
 ) -> tuple[dg.Output[pa.Table], dg.Output[pa.Table]]:
     """Boxes found by the detector on sampled, moving frames, linked into tracklets by the tracker.
@@ -54,20 +57,20 @@ def detections(
     Files are decoded and detected in a worker process (``footage.isolate_files``): a native crash
     on one file becomes an ``error`` row of ``footage_outcomes`` and the other files go on.
     """
-    choice = detector.choice()
+    choice = detection.choice()
     if choice.note:
         context.log.warning(choice.note)
-    model = detector.detector(storage.model_config_dir)
+    model = detection.detector(storage.model_config_dir)
     sampling = footage.spec()
     run = detect_camera_day(
         footage_manifest.to_pylist(),
-        storage.raw_root,
+        storage.raw_folder,
         model,
-        detector.tracking(),
+        detection.tracking(),
         sampling,
         context.log.info,
-        detector.stitching(),
-        recipe=detector.recipe(storage.model_config_dir),
+        detection.stitching(),
+        recipe=detection.recipe(storage.model_config_dir),
     )
     for error in run.stats.errors:
         context.log.warning(error)
@@ -83,37 +86,40 @@ def detections(
     for error in failed:
         context.log.warning(error)
     table = table_from_rows(run.rows, DETECTIONS)
-    tracks = len(set(table.column("tracklet_id").to_pylist()))
-    statuses = outcomes.column("status").to_pylist()
-    return dg.Output(
-        table,
-        output_name="detections",
-        metadata={
-            "profile": choice.profile,
-            "model": f"{model.backend}:{model.model_name}",
-            "files": run.files,
-            "frames_decoded": run.stats.decoded,
-            "frames_sampled": run.stats.sampled,
-            "frames_skipped_no_motion": run.stats.motion_skipped,
-            "frames_detected": run.stats.detected,
-            "detections": table.num_rows,
-            "tracklets": tracks,
-            "seconds": round(run.seconds, 2),
-            "sampled_frames_per_s": round(run.stats.sampled / run.seconds, 2) if run.seconds else 0.0,
-            "preview": table_preview(table),
-            "thumbnail": jpeg_preview(
-                detection_thumbnail(run.rows, manifest, storage.raw_root), "busiest frame, every box drawn"
-            ),
-        },
-    ), dg.Output(
-        outcomes,
-        output_name="footage_outcomes",
-        metadata={
-            "files": outcomes.num_rows,
-            "ok": statuses.count("ok"),
-            "errors": statuses.count("error"),
-            "skipped": statuses.count("skipped"),
-            "detection_crashes": len(failed),
-            "preview": table_preview(outcomes),
-        },
+    metadata = _detections_metadata(table, run, choice.profile, model)
+    thumbnail = detection_thumbnail(run.rows, manifest, storage.raw_root)
+    metadata["thumbnail"] = jpeg_preview(thumbnail, "busiest frame, every box drawn")
+    return dg.Output(table, output_name="detections", metadata=metadata), dg.Output(
+        outcomes, output_name="footage_outcomes", metadata=_outcomes_metadata(outcomes, len(failed))
     )
+
+
+def _detections_metadata(table: pa.Table, run: DetectionRun, profile: str, model: Detector) -> dict[str, Any]:
+    """What the UI shows of a camera-day's detection: the model, frame counts at each gate, speed, a preview."""
+    return {
+        "profile": profile,
+        "model": f"{model.backend}:{model.model_name}",
+        "files": run.files,
+        "frames_decoded": run.stats.decoded,
+        "frames_sampled": run.stats.sampled,
+        "frames_skipped_no_motion": run.stats.motion_skipped,
+        "frames_detected": run.stats.detected,
+        "detections": table.num_rows,
+        "tracklets": len(set(table.column("tracklet_id").to_pylist())),
+        "seconds": round(run.seconds, 2),
+        "sampled_frames_per_s": round(run.stats.sampled / run.seconds, 2) if run.seconds else 0.0,
+        "preview": table_preview(table),
+    }
+
+
+def _outcomes_metadata(outcomes: pa.Table, crashes: int) -> dict[str, Any]:
+    """How the camera-day's files fared: counts by status and the contained detection crashes."""
+    statuses = outcomes.column("status").to_pylist()
+    return {
+        "files": outcomes.num_rows,
+        "ok": statuses.count("ok"),
+        "errors": statuses.count("error"),
+        "skipped": statuses.count("skipped"),
+        "detection_crashes": crashes,
+        "preview": table_preview(outcomes),
+    }

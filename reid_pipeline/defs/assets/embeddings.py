@@ -8,10 +8,11 @@ import pyarrow as pa
 from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.assets.preview import table_preview
-from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
+from reid_pipeline.defs.io_manager import BEST_CROPS
+from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days, split_camera_day
 from reid_pipeline.defs.resources import EmbedderResource, StorageResource
-from reid_pipeline.lib.embed_tracklets import best_crops, embed_tracklets
 from reid_pipeline.lib.embedding.checks import check_embeddings
+from reid_pipeline.lib.embedding.run import best_crops, embed_tracklets
 from reid_pipeline.lib.embedding.types import resolve_batch_size
 
 BLOCKING_CHECKS = ("unit_norm", "no_nan", "dims_match_model")  # bad vectors would poison every match
@@ -25,11 +26,12 @@ CHECKS = (*BLOCKING_CHECKS, "one_vector_per_selected_crop")
     kinds={"parquet", "pytorch"},
     pool="gpu",
     code_version="1",
+    ins={"crops": dg.AssetIn(metadata=BEST_CROPS)},  # a day's JPEGs stay on disk: only the best are read
     check_specs=[dg.AssetCheckSpec(name, asset="embeddings", blocking=name in BLOCKING_CHECKS) for name in CHECKS],
 )
 def embeddings(
     context: AssetExecutionContext,
-    crops: pa.Table,
+    crops: pa.Table,  # the best crops only (BEST_CROPS)
     storage: StorageResource,
     embedding: EmbedderResource,
 ) -> Iterator[dg.Output[pa.Table] | dg.AssetCheckResult]:
@@ -55,6 +57,10 @@ def embeddings(
     for error in result.errors:
         context.log.warning(error)
     selected = best_crops(crops).column("crop_id").to_pylist()
+    detections = sum(
+        storage.parquet().num_rows("crops", dict(zip(("date", "camera"), split_camera_day(key), strict=True)))
+        for key in context.partition_keys
+    )
     yield dg.Output(
         result.table,
         metadata={
@@ -62,10 +68,10 @@ def embeddings(
             "model": f"{model.backend}:{model.model_name}",
             "dims": model.dims,
             "device": model.device,
-            "detections": crops.num_rows,
+            "detections": detections,
             "crops_embedded": result.crops_embedded,
             "tracklets": result.tracklets,
-            "embedded_share_of_detections": round(result.crops_embedded / crops.num_rows, 3) if crops.num_rows else 0.0,
+            "embedded_share_of_detections": round(result.crops_embedded / detections, 3) if detections else 0.0,
             "final_batch_size": result.batch_size,
             "oom_backoffs": result.shrinks,
             "seconds": round(seconds, 2),

@@ -7,9 +7,9 @@ from dagster import AssetExecutionContext
 from reid_pipeline.defs.assets.preview import table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days, split_camera_day
 from reid_pipeline.defs.resources import FootageResource, StorageResource
-from reid_pipeline.lib.footage import STATUS_ERROR, STATUS_SKIPPED, build_manifest
-from reid_pipeline.lib.schemas import FOOTAGE_MANIFEST, table_from_rows
-from reid_pipeline.lib.timestamps import camera_zone
+from reid_pipeline.lib.footage.files import STATUS_ERROR, STATUS_SKIPPED, FootageFile, build_manifest
+from reid_pipeline.lib.footage.timestamps import camera_zone
+from reid_pipeline.lib.storage.rows import table_of
 
 
 @dg.asset(
@@ -32,7 +32,7 @@ def footage_manifest(
     """
     day, camera = split_camera_day(context.partition_key)
     rows = build_manifest(
-        storage.raw_root,
+        storage.raw_folder,
         day,
         camera,
         camera_zone(footage.timezone),
@@ -42,7 +42,7 @@ def footage_manifest(
     for row in rows:
         if row.error:
             context.log.warning(f"{row.status}: {row.error}")
-    table = table_from_rows([row.as_row() for row in rows], FOOTAGE_MANIFEST)
+    table = table_of(FootageFile, rows)
     return dg.Output(
         table,
         metadata={

@@ -15,9 +15,11 @@ import dagster as dg
 import pyarrow as pa
 from dagster import AssetExecutionContext
 
+from reid_pipeline.defs.assets.adaptation import current_adaptation, site_adapter
 from reid_pipeline.defs.assets.preview import table_preview
 from reid_pipeline.defs.partitions import DATE_DIMENSION, days
 from reid_pipeline.defs.resources import IdentityResource, StorageResource
+from reid_pipeline.lib.adaptation.site import NO_ADAPTER
 from reid_pipeline.lib.identity.appearances import day_appearances
 from reid_pipeline.lib.identity.corrections import interpret
 from reid_pipeline.lib.identity.daily import cluster_day
@@ -25,6 +27,7 @@ from reid_pipeline.lib.identity.linking import link_days
 from reid_pipeline.lib.identity.refresh import refresh_timelines
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
 from reid_pipeline.lib.identity.tables import ENTITY_TIMELINES
+from reid_pipeline.lib.identity.thresholds import adaptation_kind, default_threshold
 from reid_pipeline.lib.privacy.tombstones import Tombstones
 
 DAILY_BACKFILL = dg.BackfillPolicy.single_run()
@@ -38,12 +41,24 @@ def _backend_of(store: IdentityStore, date: str) -> str:
     return store.embedding_backend(date) or "open_clip"
 
 
+def _adaptation_of(rows: list[dict]) -> str:
+    return adaptation_kind(rows[0].get("adapter_id") if rows else None)
+
+
+def _stale_days(store: IdentityStore, table: str, adapter_id: str) -> list[str]:
+    """Stored days of ``table`` whose vectors another adapter made: they are redone."""
+    return sorted(day for day, ids in store.adapter_ids(table).items() if ids != {adapter_id})
+
+
 @dg.asset(
     partitions_def=days,
     group_name="identity",
     kinds={"lancedb"},
-    deps=[dg.AssetDep(name, partition_mapping=PER_DAY) for name in ("tracklets", "crops", "embeddings", "attributes")],
-    code_version="1",
+    deps=[
+        *(dg.AssetDep(name, partition_mapping=PER_DAY) for name in ("tracklets", "crops", "embeddings", "attributes")),
+        site_adapter,
+    ],
+    code_version="2",
     backfill_policy=DAILY_BACKFILL,
 )
 def appearances(
@@ -51,14 +66,23 @@ def appearances(
 ) -> dg.MaterializeResult:
     """One row per tracklet of the day, from every camera: pooled vector, entity type, camera, start and end
     time, attributes and summary, a thumbnail of the best crop, and ids back to the Parquet tables. Tracklets
-    and vectors of erased entities (``tombstones``) are left out.
+    and vectors of erased entities (``tombstones``) are left out. With site adaptation on, the vectors are
+    the adapted ones and ``adapter_id`` names the adapter; stored days another adapter made are re-adapted
+    here too (from their stored backbone vectors), so one comparison never mixes two adapters.
     LanceDB table ``appearances``; scalar indexes on date, camera and entity type, a vector index once large.
     """
     store = identity.store(storage.data_root)
     erased = Tombstones.load(store)
+    adaptation = current_adaptation(storage, identity)
+    adapter_id = adaptation.adapter_id if adaptation else NO_ADAPTER
+    stale = [d for d in _stale_days(store, "appearances", adapter_id) if d not in context.partition_keys]
+    made = [day_appearances(storage.parquet(), date, adaptation) for date in [*context.partition_keys, *stale]]
+    widths = {day.dims for day in made if day.rows}
+    if stale and store.vector_width("appearances") not in (None, *widths):
+        # Another adapter, another width: every stored day was re-adapted above, so the table starts anew.
+        store.drop("appearances")
     written, cameras, skipped, left_out = 0, set(), 0, 0
-    for date in context.partition_keys:
-        day = day_appearances(storage.parquet(), date)
+    for date, day in zip([*context.partition_keys, *stale], made, strict=True):
         rows = erased.keep(day.rows)  # erased entities stay erased, whatever a re-run found again
         left_out += len(day.rows) - len(rows)
         if rows or store.has("appearances"):
@@ -72,6 +96,8 @@ def appearances(
             "cameras": ", ".join(sorted(cameras)) or "none",
             "tracklets_without_vector": skipped,
             "left_out_as_erased": left_out,
+            "adapter_id": adapter_id,
+            "days_re_adapted": ", ".join(stale) or "none",
             "lancedb": store.uri,
             "vector_index": store.vector_index.get("appearances", "none: nothing written"),
         }
@@ -97,9 +123,23 @@ def daily_entities(
     store = identity.store(storage.data_root)
     totals: dict[str, int] = {}
     threshold = 0.0
-    for date in context.partition_keys:
+    # Days whose daily entities another adapter's vectors made are clustered again (their appearances were
+    # re-adapted), so linking never compares vectors of two adapters.
+    current = store.adapter_ids("appearances")
+    width = store.vector_width("appearances")
+    stale = sorted(
+        day
+        for day, ids in store.adapter_ids("daily_entities").items()
+        if day not in context.partition_keys and ids != current.get(day, ids)
+    )
+    if store.vector_width("daily_entities") not in (None, width):
+        store.drop("daily_entities")
+        stale = sorted(d for d in current if d not in context.partition_keys)
+    provenance = ""
+    for date in [*context.partition_keys, *stale]:
         day = _cluster_one_day(store, identity, date)
         threshold = float(day.pop("match_threshold"))
+        provenance = str(day.pop("threshold_provenance"))
         for key, value in day.items():
             totals[key] = totals.get(key, 0) + int(value)
     return dg.MaterializeResult(
@@ -107,14 +147,17 @@ def daily_entities(
             **totals,
             "days": len(context.partition_keys),
             "match_threshold": threshold,
+            "threshold_provenance": provenance,
+            "days_clustered_again": ", ".join(stale) or "none",
             "vector_index": store.vector_index.get("daily_entities", "none: nothing written"),
         }
     )
 
 
-def _cluster_one_day(store: IdentityStore, identity: IdentityResource, date: str) -> dict[str, float]:
+def _cluster_one_day(store: IdentityStore, identity: IdentityResource, date: str) -> dict[str, float | str]:
     rows = store.rows("appearances", f"date = {quoted(date)}")
-    params = identity.params(_backend_of(store, date))
+    backend, adaptation = _backend_of(store, date), _adaptation_of(rows)
+    params = identity.params(backend, adaptation)
     result = cluster_day(
         date, rows, store.table("appearances") if rows else None, params, interpret(store.corrections())
     )
@@ -131,6 +174,9 @@ def _cluster_one_day(store: IdentityStore, identity: IdentityResource, date: str
         "refused_by_constraints": result.refused_edges,
         "flagged_for_review": len(result.review),
         "match_threshold": params.match_threshold,
+        "threshold_provenance": "identity.match_threshold (set)"
+        if identity.match_threshold is not None
+        else f"default for {backend} vectors, adaptation {adaptation}: {default_threshold(backend, adaptation).provenance}",
     }
 
 
@@ -149,7 +195,7 @@ def entities(
     daily = store.rows("daily_entities")
     if not daily:
         return dg.MaterializeResult(metadata={"entities": 0})
-    params = identity.params(_backend_of(store, daily[0]["date"]))
+    params = identity.params(_backend_of(store, daily[0]["date"]), _adaptation_of(daily))
     corrections = interpret(store.corrections())
     before = store.rows("entity_members")
     result = link_days(daily, store.table("daily_entities"), params, corrections)

@@ -6,9 +6,8 @@ from reid_pipeline.lib.attributes.pixels import PixelColourDescriber
 from reid_pipeline.lib.attributes.types import Describer
 from reid_pipeline.lib.attributes.vlm import VlmDescriber, vlm_available_locally
 from reid_pipeline.lib.detection.factory import ProfileChoice
-from reid_pipeline.lib.embedding.open_clip_backend import OpenClipEmbedder
 from reid_pipeline.lib.embedding.types import Embedder
-from reid_pipeline.lib.offline import can_reach
+from reid_pipeline.lib.runtime.offline import can_reach
 from reid_pipeline.settings import AttributeSettings
 
 HUB_HOST = "huggingface.co"
@@ -17,13 +16,15 @@ HUB_HOST = "huggingface.co"
 def choose_describer(spec: AttributeSettings, embedder: Embedder, offline: bool) -> ProfileChoice:
     """``vlm``, ``clip-zero-shot`` or ``pixel-colours``, with a one-line note when the mode was downgraded.
 
-    Fast mode reads CLIP text prompts against the stored image vectors, so it needs an open_clip embedder;
-    under the offline profile (no CLIP) attributes are measured from pixels.
+    Fast mode reads CLIP text prompts against the stored image vectors, so it needs an embedder with a text
+    side; without one (the offline profile's ImageNet CNN) attributes are measured from pixels.
     """
-    if not isinstance(embedder, OpenClipEmbedder):
+    if embedder.text_encoder is None:
         note = None
         if spec.mode == "enhanced":
             note = "attributes: enhanced mode needs a vision-language model; the offline profile measures colours."
+        elif embedder.backend == "osnet":
+            note = "attributes: fast mode reads CLIP prompts, which the osnet embedder has none of: measuring colours."
         return ProfileChoice("pixel-colours", note)
     if spec.mode == "fast":
         return ProfileChoice("clip-zero-shot")
@@ -44,9 +45,9 @@ def build_describer(
     if backend == "clip-zero-shot":
         from reid_pipeline.lib.attributes.zero_shot import ClipZeroShotDescriber
 
-        if not isinstance(embedder, OpenClipEmbedder):
+        if embedder.text_encoder is None:
             raise ValueError("CLIP zero-shot attributes need the standard (open_clip) embedding profile")
-        return ClipZeroShotDescriber(embedder)
+        return ClipZeroShotDescriber(embedder.text_encoder)
     if backend == "vlm":
         return VlmDescriber(
             spec.vlm_model,

@@ -8,8 +8,8 @@ from typing import Any
 
 from reid_pipeline.lib.attributes.parsing import describe_with_repair
 from reid_pipeline.lib.attributes.types import DescribeRequest, Description
-from reid_pipeline.lib.devices import resolve_device, resolve_dtype
-from reid_pipeline.lib.sampling import batched
+from reid_pipeline.lib.footage.sampling import batched
+from reid_pipeline.lib.runtime.devices import resolve_device, resolve_dtype
 
 
 def vlm_available_locally(model: str) -> bool:

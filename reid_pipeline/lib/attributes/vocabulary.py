@@ -96,7 +96,20 @@ ANIMAL = (
 
 FIELDS: dict[str, tuple[AttributeField, ...]] = {"person": PERSON, "vehicle": VEHICLE, "animal": ANIMAL}
 
-# The flattened columns of the attributes table, and which field of each entity type fills them.
+# The flattened columns of the attributes table (the one list: the table schema, the attributes stage and
+# identity scoring all read it). Each holds the field of that name, except ``color``: the body colour,
+# filled from the field COLOUR_COLUMN names for the entity type.
+FLAT_FIELDS = (
+    "color",
+    "upper_color",
+    "upper_type",
+    "lower_color",
+    "lower_type",
+    "headwear",
+    "bag",
+    "body_type",
+    "species",
+)
 COLOUR_COLUMN = {"vehicle": "color", "animal": "coat_color"}
 
 

@@ -14,15 +14,15 @@ import numpy as np
 
 from reid_pipeline.lib.attributes.types import DescribeRequest, Description
 from reid_pipeline.lib.attributes.vocabulary import AttributeField, fields_for, unknown_description
-from reid_pipeline.lib.embedding.open_clip_backend import OpenClipEmbedder
+from reid_pipeline.lib.embedding.types import TextEncoder
 
 
 class ClipZeroShotDescriber:
     backend = "clip-zero-shot"
 
-    def __init__(self, embedder: OpenClipEmbedder) -> None:
-        self.embedder = embedder
-        self.model_name = embedder.model_name
+    def __init__(self, text: TextEncoder) -> None:
+        self.text = text
+        self.model_name = text.model_name
         self._prompts: dict[tuple[str, str], np.ndarray] = {}
 
     def prompt_vectors(self, entity_type: str, field: AttributeField) -> np.ndarray:
@@ -30,14 +30,11 @@ class ClipZeroShotDescriber:
         key = (entity_type, field.name)
         if key not in self._prompts:
             assert field.values is not None
-            self._prompts[key] = self.embedder.encode_text([field.prompt.format(value=v) for v in field.values])
+            self._prompts[key] = self.text.encode_text([field.prompt.format(value=v) for v in field.values])
         return self._prompts[key]
 
-    def logit_scale(self) -> float:
-        return float(self.embedder.model.logit_scale.exp().item())
-
     def describe(self, requests: list[DescribeRequest]) -> list[Description]:
-        scale = self.logit_scale()
+        scale = self.text.logit_scale()
         return [self._describe_one(request, scale) for request in requests]
 
     def _describe_one(self, request: DescribeRequest, scale: float) -> Description:

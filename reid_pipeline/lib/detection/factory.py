@@ -9,7 +9,7 @@ from reid_pipeline.lib.detection.hog import HogPersonDetector
 from reid_pipeline.lib.detection.ssd import SsdDetector
 from reid_pipeline.lib.detection.types import Detector
 from reid_pipeline.lib.detection.yolo import YoloDetector, weights_available_locally
-from reid_pipeline.lib.offline import can_reach
+from reid_pipeline.lib.runtime.offline import can_reach
 from reid_pipeline.settings import DetectionSettings
 
 WEIGHTS_HOST = "github.com"  # where ultralytics fetches release weights from

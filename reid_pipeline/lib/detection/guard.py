@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from reid_pipeline.lib.detection.types import Detector, Tracked
-from reid_pipeline.lib.sampling import Frame, SamplingStats
+from reid_pipeline.lib.footage.sampling import Frame, SamplingStats
 
 
 def large_enough(frames: Iterator[Frame], detector: Detector, stats: SamplingStats, name: str) -> Iterator[Frame]:

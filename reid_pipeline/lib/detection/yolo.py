@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from reid_pipeline.lib.detection.types import Detections
-from reid_pipeline.lib.devices import resolve_device
+from reid_pipeline.lib.runtime.devices import resolve_device
 
 
 def weights_available_locally(weights: str) -> bool:

@@ -21,7 +21,7 @@ class CheckOutcome:
 
 def check_embeddings(embeddings: pa.Table, selected_crop_ids: list[str], expected_dims: int) -> list[CheckOutcome]:
     """unit_norm, no_nan, one_vector_per_selected_crop and dims_match_model over ``embeddings``."""
-    from reid_pipeline.lib.embed_tracklets import vectors_of
+    from reid_pipeline.lib.embedding.run import vectors_of
 
     vectors = vectors_of(embeddings) if embeddings.num_rows else np.zeros((0, expected_dims), dtype=np.float32)
     nan_rows = int(np.isnan(vectors).any(axis=1).sum())

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from reid_pipeline.lib.detection.stitching import SIGNATURE_DIMS, colour_signature
-from reid_pipeline.lib.devices import cap_gpu_memory, resolve_device, resolve_dtype
-from reid_pipeline.lib.embedding.types import l2_normalise
+from reid_pipeline.lib.embedding.types import TextEncoder, l2_normalise
+from reid_pipeline.lib.runtime.devices import cap_gpu_memory, resolve_device, resolve_dtype
 
 if TYPE_CHECKING:
     import torch
@@ -93,10 +93,16 @@ class _EfficientNetFeatures:
         return self.model.parameters()
 
 
+COLOUR_BACKEND = "imagenet-cnn+colour"
+
+
 class ImageNetEmbedder:
     """Pooled features of an ImageNet CNN: a real but weak appearance signal with no download."""
 
     backend = "imagenet-cnn"
+    match_threshold = 0.90  # default cosine for "same identity"; ImageNet features of two people are close
+    colour_match_threshold = 0.85  # with colour fused in, scores spread out
+    text_encoder: TextEncoder | None = None  # an image-only model: no text search, no zero-shot attributes
     cpu_batch_size = 1
 
     def __init__(
@@ -114,7 +120,8 @@ class ImageNetEmbedder:
         packaged_weights(backbone)  # fail now, with the install hint, rather than mid-run
         self.colour_weight = colour_weight
         if colour_weight > 0:
-            self.backend = "imagenet-cnn+colour"  # another score distribution: its own default threshold
+            self.backend = COLOUR_BACKEND  # another score distribution: its own default threshold
+            self.match_threshold = self.colour_match_threshold
         # The model name carries the fusion: vectors with and without colour must never be compared.
         self.model_name = f"{backbone}+colour{colour_weight:g}" if colour_weight > 0 else backbone
         self.backbone = backbone

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from reid_pipeline.lib.devices import cap_gpu_memory, resolve_device, resolve_dtype
 from reid_pipeline.lib.embedding.images import pad_to_square
-from reid_pipeline.lib.embedding.types import l2_normalise
+from reid_pipeline.lib.embedding.types import TextEncoder, l2_normalise
+from reid_pipeline.lib.runtime.devices import cap_gpu_memory, resolve_device, resolve_dtype
 
 if TYPE_CHECKING:
     import torch
@@ -52,6 +52,7 @@ class OpenClipEmbedder:
     """open_clip model + its own normalisation; loads on first use, at the configured precision."""
 
     backend = "open_clip"
+    match_threshold = 0.85  # default cosine for "same identity" (calibrated with eval clustering --sweep)
     cpu_batch_size = 16
 
     def __init__(
@@ -76,6 +77,7 @@ class OpenClipEmbedder:
         self._transform: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
+        self.text_encoder: TextEncoder | None = self  # CLIP embeds text into the same space
 
     def _load(self) -> None:
         with self._lock:  # preprocess runs on worker threads: load once
@@ -117,6 +119,9 @@ class OpenClipEmbedder:
         with torch.inference_mode():
             features = model.encode_image(batch.to(device=self.device, dtype=dtype))
         return l2_normalise(features.float().cpu().numpy())
+
+    def logit_scale(self) -> float:
+        return float(self.model.logit_scale.exp().item())
 
     def encode_text(self, texts: list[str]) -> np.ndarray:
         """Unit vectors of ``texts`` in the same space as the image vectors (prompts, text search)."""

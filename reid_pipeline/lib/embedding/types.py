@@ -11,6 +11,20 @@ if TYPE_CHECKING:
     from PIL import Image
 
 
+class TextEncoder(Protocol):
+    """The text side of a joint image-text model: prompts into the image vectors' space (CLIP)."""
+
+    model_name: str
+
+    def encode_text(self, texts: list[str]) -> np.ndarray:
+        """Texts to unit vectors (N, dims), comparable with the image vectors by cosine similarity."""
+        ...
+
+    def logit_scale(self) -> float:
+        """The model's learned temperature: cosine similarities times this are its logits."""
+        ...
+
+
 class Embedder(Protocol):
     """Turns RGB crops into L2-normalised float32 vectors of a fixed size."""
 
@@ -18,6 +32,9 @@ class Embedder(Protocol):
     model_name: str
     device: str
     cpu_batch_size: int  # fastest batch on a CPU for this model family (measured, see resolve_batch_size)
+    # Text search and zero-shot attributes ask for this capability rather than for a class: None when the
+    # model has no text side (ImageNet CNNs, re-id backbones).
+    text_encoder: TextEncoder | None
 
     @property
     def dims(self) -> int: ...

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from reid_pipeline.lib.demo_footage import DemoClip, plan_demo
+from reid_pipeline.lib.footage.demo import DemoClip, plan_demo
 
 UNKNOWN = "?"
 VTEST_FPS = 10.0
@@ -124,8 +124,8 @@ def _split_names(splits: str) -> list[str]:
 
 def demo_detections(data_root: str) -> pa.Table:
     """Every detection of the demo's camera-days under ``data_root``."""
-    from reid_pipeline.lib.demo_footage import DEMO_CAMERAS, DEMO_DAYS
-    from reid_pipeline.lib.storage import ParquetStore
+    from reid_pipeline.lib.footage.demo import DEMO_CAMERAS, DEMO_DAYS
+    from reid_pipeline.lib.storage.parquet import ParquetStore
 
     store = ParquetStore(data_root)
     parts = [store.read("detections", {"date": day, "camera": camera}) for day in DEMO_DAYS for camera in DEMO_CAMERAS]

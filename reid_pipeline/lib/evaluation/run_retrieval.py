@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from reid_pipeline.lib.embedding.run import embed_jpegs
+from reid_pipeline.lib.embedding.pipelined import embed_jpegs
 from reid_pipeline.lib.embedding.types import Embedder
 from reid_pipeline.lib.evaluation.market import ReidImage, parse_name, read_split
 from reid_pipeline.lib.evaluation.rerank import rerank

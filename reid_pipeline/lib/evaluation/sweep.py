@@ -23,7 +23,7 @@ from reid_pipeline.lib.identity.daily import cluster_day
 from reid_pipeline.lib.identity.linking import link_days
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 
 def read_labels(path: Path) -> dict[str, str]:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
-from reid_pipeline.lib.embed_tracklets import tracklet_vectors
+from reid_pipeline.lib.adaptation.site import NO_ADAPTER, SiteAdaptation
+from reid_pipeline.lib.embedding.run import tracklet_vectors, vectors_of
+from reid_pipeline.lib.embedding.types import pool_vectors
 from reid_pipeline.lib.identity.scoring import encode_attributes, flat_attributes
-from reid_pipeline.lib.schemas import Row
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.storage.parquet import ParquetStore
+from reid_pipeline.lib.storage.schemas import Row
 
 THUMBNAIL_HEIGHT = 96
 
@@ -36,8 +40,25 @@ def thumbnail(jpeg: bytes, height: int = THUMBNAIL_HEIGHT) -> bytes:
     return encoded.tobytes() if ok else b""
 
 
-def day_appearances(store: ParquetStore, date: str) -> DayAppearances:
-    """Every tracklet of ``date`` that has a pooled vector, from every camera with embeddings that day."""
+def adapted_tracklet_vectors(embeddings: pa.Table, adaptation: SiteAdaptation, camera: str) -> dict[str, np.ndarray]:
+    """Per tracklet, its crops' vectors adapted to the site and pooled by crop quality (as the backbone's are)."""
+    crops = embeddings.filter(pc.equal(embeddings.column("kind"), "crop"))
+    if crops.num_rows == 0:
+        return {}
+    adapted = adaptation.apply(vectors_of(crops), [camera] * crops.num_rows)
+    qualities = np.asarray(crops.column("quality").to_pylist(), dtype=np.float32)
+    members: dict[str, list[int]] = defaultdict(list)
+    for index, tracklet in enumerate(crops.column("tracklet_id").to_pylist()):
+        members[str(tracklet)].append(index)
+    return {t: pool_vectors(adapted[rows], qualities[rows]) for t, rows in members.items()}
+
+
+def day_appearances(store: ParquetStore, date: str, adaptation: SiteAdaptation | None = None) -> DayAppearances:
+    """Every tracklet of ``date`` that has a pooled vector, from every camera with embeddings that day.
+
+    With ``adaptation``, vectors are the site-adapted ones and rows carry its ``adapter_id``; else the
+    backbone's, with ``adapter_id = "none"``.
+    """
     cameras = store.cameras("embeddings", date)
     rows: list[Row] = []
     dims = 0
@@ -45,11 +66,16 @@ def day_appearances(store: ParquetStore, date: str) -> DayAppearances:
     for camera in cameras:
         part = {"date": date, "camera": camera}
         embeddings = store.read("embeddings", part)
-        dims = dims or embeddings.schema.field("vector").type.list_size
-        vectors = tracklet_vectors(embeddings)
-        models = dict(
-            zip(embeddings.column("tracklet_id").to_pylist(), embeddings.column("model").to_pylist(), strict=True)
-        )
+        if adaptation is None:
+            dims = dims or embeddings.schema.field("vector").type.list_size
+            vectors = tracklet_vectors(embeddings)
+        else:
+            vectors = adapted_tracklet_vectors(embeddings, adaptation, camera)
+            dims = dims or (
+                adaptation.head.out_dims if adaptation.head else embeddings.schema.field("vector").type.list_size
+            )
+        provenance = embeddings.select(["tracklet_id", "backend", "model"]).to_pylist()
+        models = {row["tracklet_id"]: (row["backend"], row["model"]) for row in provenance}
         described = (
             {row["tracklet_id"]: row for row in store.read("attributes", part).to_pylist()}
             if store.exists("attributes", part)
@@ -80,7 +106,9 @@ def day_appearances(store: ParquetStore, date: str) -> DayAppearances:
                     "attributes": description.get("attributes"),
                     "flat_attributes": encode_attributes(flat_attributes(description)) if description else None,
                     "thumbnail": thumbnail(crop["jpeg"]),
-                    "model": models[tracklet_id],
+                    "backend": models[tracklet_id][0],
+                    "model": models[tracklet_id][1],
+                    "adapter_id": adaptation.adapter_id if adaptation else NO_ADAPTER,
                     "vector": vectors[tracklet_id].tolist(),
                 }
             )

@@ -9,20 +9,25 @@ from typing import Any
 
 import numpy as np
 
+from reid_pipeline.lib.adaptation.site import NO_ADAPTER
 from reid_pipeline.lib.embedding.types import l2_normalise
 from reid_pipeline.lib.identity.candidates import knn_pairs, score_pairs
+from reid_pipeline.lib.identity.cluster_checks import split_chains
 from reid_pipeline.lib.identity.clustering import Edge, cluster
 from reid_pipeline.lib.identity.corrections import CorrectionSet
 from reid_pipeline.lib.identity.params import MatchParams
+from reid_pipeline.lib.identity.reciprocal import rerank_edges
 from reid_pipeline.lib.identity.scoring import (
+    CameraSpan,
     Node,
-    Sighting,
     decode_attributes,
     encode_attributes,
     impossible_together,
+    pair_score,
 )
 from reid_pipeline.lib.identity.store import quoted
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.identity.transits import apply_transit_prior
+from reid_pipeline.lib.storage.schemas import Row
 
 
 @dataclass
@@ -40,7 +45,7 @@ def appearance_node(row: Row) -> Node:
         entity_type=row["entity_type"],
         date=row["date"],
         vector=np.asarray(row["vector"], dtype=np.float32),
-        sightings=[Sighting(row["camera_id"], row["start_time"], row["end_time"])],
+        sightings=[CameraSpan(row["camera_id"], row["start_time"], row["end_time"])],
         attributes=decode_attributes(row.get("flat_attributes")),
         tracklet_ids=(row["tracklet_id"],),
     )
@@ -80,15 +85,28 @@ def cluster_day(
             "tracklet_id",
         )
         pairs_seen += len(pairs)
-        edges.extend(score_pairs(pairs, nodes, params.attribute_weight))
+        scored = score_pairs(pairs, nodes, params.attribute_weight)
+        edges.extend(rerank_edges(scored, params.rerank_k, params.rerank_lambda) if params.rerank_k else scored)
+
+    if params.transit_prior_weight > 0:
+        confident = params.match_threshold + params.transit_confident_margin
+        edges, _ = apply_transit_prior(edges, nodes, confident, params.transit_prior_weight)
 
     def conflict(a: str, b: str) -> bool:
         return impossible_together(nodes[a], nodes[b], params.transitions) or corrections.forbids([a], [b])
 
     result = cluster(sorted(nodes), edges, params.match_threshold, params.review_band, conflict, corrections.must_link)
+    groups = result.groups
+    if params.chain_min_average is not None:
+        groups = split_chains(
+            groups,
+            lambda a, b: pair_score(nodes[a], nodes[b], params.attribute_weight),
+            params.chain_min_average,
+            corrections.must_link,
+        ).groups
     flagged = {node for edge in result.review for node in (edge.a, edge.b)}
     rows = appearances_by_id(appearances)
-    entities = [daily_entity([rows[t] for t in group], flagged) for group in result.groups]
+    entities = [daily_entity([rows[t] for t in group], flagged) for group in groups]
     review = [review_row(edge, date, "tracklet") for edge in result.review]
     return DailyResult(entities, review, result.merged_edges, result.refused_edges, pairs_seen)
 
@@ -119,6 +137,7 @@ def daily_entity(members: list[Row], flagged: set[str]) -> Row:
         ),
         "best_tracklet_id": best["tracklet_id"],
         "needs_review": any(r["tracklet_id"] in flagged for r in members),
+        "adapter_id": members[0].get("adapter_id") or NO_ADAPTER,
         "vector": centroid.tolist(),
     }
 

@@ -17,13 +17,15 @@ import numpy as np
 
 from reid_pipeline.lib.embedding.types import l2_normalise
 from reid_pipeline.lib.identity.candidates import knn_pairs, score_pairs
+from reid_pipeline.lib.identity.cluster_checks import split_chains
 from reid_pipeline.lib.identity.clustering import cluster
 from reid_pipeline.lib.identity.corrections import CorrectionSet
 from reid_pipeline.lib.identity.daily import review_row
 from reid_pipeline.lib.identity.params import MatchParams
-from reid_pipeline.lib.identity.scoring import Node, decode_attributes
+from reid_pipeline.lib.identity.reciprocal import rerank_edges
+from reid_pipeline.lib.identity.scoring import Node, decode_attributes, pair_score
 from reid_pipeline.lib.identity.store import quoted
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 
 @dataclass
@@ -53,6 +55,7 @@ def daily_node(row: Row) -> Node:
 
 def link_days(daily: Sequence[Row], table: Any, params: MatchParams, corrections: CorrectionSet) -> LinkResult:
     """Global entities from every daily entity; candidates from the ``daily_entities`` LanceDB table."""
+    refuse_mixed_adapters(daily)
     nodes = {row["daily_entity_id"]: daily_node(row) for row in daily}
     owner = {t: node.node_id for node in nodes.values() for t in node.tracklet_ids}
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -64,6 +67,8 @@ def link_days(daily: Sequence[Row], table: Any, params: MatchParams, corrections
         where = f"entity_type = {quoted(entity_type)} AND date <> {quoted(date)}"
         pairs |= knn_pairs(table, ids, vectors, where, params.k, "daily_entity_id")
     edges = score_pairs(pairs, nodes, params.attribute_weight)
+    if params.rerank_k:
+        edges = rerank_edges(edges, params.rerank_k, params.rerank_lambda)
 
     def conflict(a: str, b: str) -> bool:
         na, nb = nodes[a], nodes[b]
@@ -76,12 +81,33 @@ def link_days(daily: Sequence[Row], table: Any, params: MatchParams, corrections
     by_id = {row["daily_entity_id"]: row for row in daily}
     flagged = {n for edge in result.review for n in (edge.a, edge.b)}
     entities, members = [], []
-    for group in result.groups:
+    clusters = result.groups
+    if params.chain_min_average is not None:
+        clusters = split_chains(
+            clusters,
+            lambda a, b: pair_score(nodes[a], nodes[b], params.attribute_weight),
+            params.chain_min_average,
+            must,
+        ).groups
+    for group in clusters:
         entity, entity_members = global_entity([by_id[d] for d in group], corrections, flagged)
         entities.append(entity)
         members.extend(entity_members)
     review = [review_row(edge, max(nodes[edge.a].date, nodes[edge.b].date), "daily_entity") for edge in result.review]
     return LinkResult(entities, members, review, result.merged_edges, len(pairs))
+
+
+def refuse_mixed_adapters(daily: Sequence[Row]) -> None:
+    """Vectors of two site adaptations are never compared: say which days to re-run instead."""
+    days_of: dict[str, set[str]] = defaultdict(set)
+    for row in daily:
+        days_of[row.get("adapter_id") or "none"].add(row["date"])
+    if len(days_of) > 1:
+        listed = "; ".join(f"{adapter}: {', '.join(sorted(days))}" for adapter, days in sorted(days_of.items()))
+        raise ValueError(
+            f"daily entities were matched on vectors of different site adaptations ({listed}). Re-materialize "
+            "appearances and daily_entities (identity_job) so every day is adapted by the current site_adapter."
+        )
 
 
 def global_entity(daily: list[Row], corrections: CorrectionSet, flagged: set[str]) -> tuple[Row, list[Row]]:

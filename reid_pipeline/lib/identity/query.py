@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 HIDDEN = ("vector", "thumbnail")
 
@@ -63,9 +63,9 @@ def nearest_appearances(store: IdentityStore, vector: np.ndarray, top: int, dims
     table = store.table("appearances")
     width = table.schema.field("vector").type.list_size
     if width != len(vector):
-        model = store.rows("appearances", None, ["model"])[:1]
+        model = store.rows("appearances", None, ["backend", "model"])[:1]
         raise ValueError(
-            f"the stored vectors are {width}-d ({model[0]['model'] if model else 'unknown model'}), {dims_source} "
+            f"the stored vectors are {width}-d ({model[0]['backend'] + ':' + model[0]['model'] if model else 'unknown model'}), {dims_source} "
             f"gives {len(vector)}-d: search with the embedding profile the pipeline ran with"
         )
     hits = (

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
 from reid_pipeline.lib.identity.timelines import day_timelines, sightings
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 MEMBER_COLUMNS = ("tracklet_id", "date", "daily_entity_id", "entity_id")
 

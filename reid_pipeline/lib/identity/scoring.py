@@ -9,22 +9,14 @@ from datetime import datetime
 
 import numpy as np
 
-# Fields compared between two descriptions (the flattened columns of the attributes table).
-COMPARED_FIELDS = (
-    "upper_color",
-    "upper_type",
-    "lower_color",
-    "lower_type",
-    "headwear",
-    "bag",
-    "color",
-    "body_type",
-    "species",
-)
+from reid_pipeline.lib.attributes.vocabulary import FLAT_FIELDS
+
+# Fields compared between two descriptions: every flattened column of the attributes table.
+COMPARED_FIELDS = FLAT_FIELDS
 
 
 @dataclass(frozen=True)
-class Sighting:
+class CameraSpan:
     """Where and when an appearance (or a group of them) was on camera."""
 
     camera_id: str
@@ -40,7 +32,7 @@ class Node:
     entity_type: str
     date: str
     vector: np.ndarray
-    sightings: list[Sighting]
+    sightings: list[CameraSpan]
     attributes: dict[str, tuple[str, float]] = field(default_factory=dict)  # field -> (value, confidence)
     tracklet_ids: tuple[str, ...] = ()
 
@@ -84,6 +76,12 @@ def fused_score(cosine: float, agreement: float | None, attribute_weight: float)
     if agreement is None:
         return cosine
     return (1.0 - attribute_weight) * cosine + attribute_weight * agreement
+
+
+def pair_score(a: Node, b: Node, attribute_weight: float) -> float:
+    """The fused score of two nodes from their vectors (unit length) and attributes."""
+    cosine = float(np.dot(a.vector, b.vector))
+    return fused_score(cosine, attribute_agreement(a.attributes, b.attributes), attribute_weight)
 
 
 @dataclass(frozen=True)

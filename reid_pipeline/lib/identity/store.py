@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -18,8 +18,12 @@ from reid_pipeline.lib.identity.tables import (
     daily_entities_schema,
     entities_schema,
 )
-from reid_pipeline.lib.lance_store import LanceStore
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.lance import LanceStore
+from reid_pipeline.lib.storage.parquet import join
+from reid_pipeline.lib.storage.schemas import Row
+
+if TYPE_CHECKING:
+    from reid_pipeline.settings import IdentitySettings
 
 SCALAR_INDEXES = {
     "appearances": ["date", "camera_id", "entity_type", "tracklet_id"],
@@ -29,18 +33,35 @@ SCALAR_INDEXES = {
 }
 
 
+# Columns added after a table was first written, with the value older rows get (SQL). Rows written before
+# site adaptation existed hold backbone vectors: "none".
+ADDED_COLUMNS = {"adapter_id": "'none'"}
+
+
+def _with_adapter(rows: list[Row]) -> list[Row]:
+    """Rows that do not say which adapter made their vectors hold backbone vectors."""
+    return [row if row.get("adapter_id") else {**row, "adapter_id": "none"} for row in rows]
+
+
 def quoted(value: str) -> str:
     """A SQL string literal (ids come from file and camera names, which may hold quotes)."""
     return "'" + value.replace("'", "''") + "'"
 
 
 class IdentityStore:
+    """The identity tables of one LanceDB database, with the vector and scalar indexes they need."""
+
     def __init__(self, uri: str, ann_min_rows: int) -> None:
         self.lance = LanceStore(uri)
         self.uri = uri
         self.ann_min_rows = ann_min_rows
         # The vector index state of each table written through this store, in words, for asset metadata.
         self.vector_index: dict[str, str] = {}
+
+    @classmethod
+    def from_settings(cls, identity: IdentitySettings, data_root: str) -> IdentityStore:
+        """The store the pipeline writes for these settings: ``identity.lancedb_uri``, or ``<data_root>/lancedb``."""
+        return cls(identity.lancedb_uri or join(data_root, "lancedb"), identity.ann_min_rows)
 
     def has(self, name: str) -> bool:
         return name in self.lance.table_names()
@@ -75,10 +96,38 @@ class IdentityStore:
         query = self.table("appearances").search()
         if date:
             query = query.where(f"date = {quoted(date)}")
-        models = query.select(["model"]).limit(1).to_arrow().column("model").to_pylist()
-        return str(models[0]).split(":", 1)[0] if models else None  # model is "<backend>:<model name>"
+        backends = query.select(["backend"]).limit(1).to_arrow().column("backend").to_pylist()
+        return str(backends[0]) if backends else None
+
+    def vector_width(self, name: str) -> int | None:
+        """Width of the table's vectors, or None when the table does not exist."""
+        if not self.has(name):
+            return None
+        return int(self.table(name).schema.field("vector").type.list_size)
+
+    def adapter_ids(self, name: str) -> dict[str, set[str]]:
+        """Per date, the adapter ids of the table's vectors (empty when the table does not exist)."""
+        found: dict[str, set[str]] = {}
+        for row in self.rows(name, columns=["date", "adapter_id"]):
+            found.setdefault(row["date"], set()).add(row["adapter_id"])
+        return found
+
+    def drop(self, name: str) -> None:
+        """Remove a table whole (its every row is about to be rewritten, at another vector width)."""
+        if self.has(name):
+            self.lance.db.drop_table(name)
+
+    def _add_missing_columns(self, name: str, schema: pa.Schema) -> None:
+        """Give a table written by an older version the columns added since (``ADDED_COLUMNS``)."""
+        if not self.has(name):
+            return
+        table = self.table(name)
+        missing = {c: ADDED_COLUMNS[c] for c in schema.names if c not in table.schema.names and c in ADDED_COLUMNS}
+        if missing:
+            table.add_columns(missing)
 
     def write_day(self, name: str, schema: pa.Schema, key: str, date: str, rows: list[Row]) -> int:
+        self._add_missing_columns(name, schema)
         data = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
         written = self.lance.replace_partition(name, schema, key, f"date = {quoted(date)}", data)
         self._index(name, schema)
@@ -86,6 +135,8 @@ class IdentityStore:
 
     def write_all(self, name: str, schema: pa.Schema, key: str, rows: list[Row]) -> int:
         data = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
+        if "vector" in schema.names and self.vector_width(name) not in (None, schema.field("vector").type.list_size):
+            self.drop(name)  # every row is replaced anyway; the vectors changed width (another adapter)
         written = self.lance.replace_partition(name, schema, key, f"{key} IS NOT NULL", data)
         self._index(name, schema)
         return written
@@ -124,10 +175,11 @@ class IdentityStore:
     # Table-specific helpers -------------------------------------------------------------------
 
     def write_appearances(self, date: str, rows: list[Row], dims: int) -> int:
-        return self.write_day("appearances", appearances_schema(dims), "tracklet_id", date, rows)
+        return self.write_day("appearances", appearances_schema(dims), "tracklet_id", date, _with_adapter(rows))
 
     def write_daily_entities(self, date: str, rows: list[Row], dims: int) -> int:
-        return self.write_day("daily_entities", daily_entities_schema(dims), "daily_entity_id", date, rows)
+        schema = daily_entities_schema(dims)
+        return self.write_day("daily_entities", schema, "daily_entity_id", date, _with_adapter(rows))
 
     def write_review(self, level: str, date: str | None, rows: list[Row]) -> int:
         """Replace the review pairs of one level (and one day, for tracklet-level pairs)."""

@@ -33,7 +33,9 @@ def appearances_schema(dims: int) -> pa.Schema:
             pa.field("attributes", pa.string()),  # JSON, as in the attributes table
             pa.field("flat_attributes", pa.string()),  # JSON of known flattened fields with confidences
             pa.field("thumbnail", pa.binary(), nullable=False),  # small JPEG of the best crop
+            pa.field("backend", pa.string(), nullable=False),  # embedder family: its thresholds apply
             pa.field("model", pa.string(), nullable=False),
+            pa.field("adapter_id", pa.string(), nullable=False),  # site adaptation that made the vector, or "none"
             _vector(dims),
         ]
     )
@@ -54,6 +56,7 @@ def daily_entities_schema(dims: int) -> pa.Schema:
             pa.field("flat_attributes", pa.string()),
             pa.field("best_tracklet_id", pa.string(), nullable=False),
             pa.field("needs_review", pa.bool_(), nullable=False),
+            pa.field("adapter_id", pa.string(), nullable=False),  # of its members' vectors
             _vector(dims),
         ]
     )

@@ -19,7 +19,7 @@ from reid_pipeline.lib.identity.query import resolve_entity
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
 from reid_pipeline.lib.privacy import tombstones
 from reid_pipeline.lib.review.report_files import report_dates, write_report
-from reid_pipeline.lib.storage import ParquetStore
+from reid_pipeline.lib.storage.parquet import ParquetStore
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from reid_pipeline.lib.identity.store import IdentityStore
 from reid_pipeline.lib.identity.tables import TIMESTAMP
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 TABLE = "tombstones"
 SCHEMA = pa.schema(

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from reid_pipeline.lib.identity.corrections import correction
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 PAIR_KINDS = ("merge", "not_same")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
-from reid_pipeline.lib.schemas import Row
+from reid_pipeline.lib.storage.schemas import Row
 
 STRIP_LENGTH = 8
 

@@ -13,7 +13,7 @@ import pyarrow.fs as pafs
 from reid_pipeline.lib.identity.store import IdentityStore
 from reid_pipeline.lib.review.report_data import DayReport, gather
 from reid_pipeline.lib.review.report_html import render
-from reid_pipeline.lib.storage import filesystem_for
+from reid_pipeline.lib.storage.parquet import filesystem_for
 
 IMAGE_MARK = "data:image/jpeg;base64,"
 

@@ -1,0 +1,1 @@
+"""Site adaptation: a projection head trained on the site's own tracklets, and per-camera centering."""

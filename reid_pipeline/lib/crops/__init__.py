@@ -1,0 +1,1 @@
+"""Cropping detections into images, scoring their quality, and summarising them into tracklets."""

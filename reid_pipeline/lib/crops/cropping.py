@@ -1,0 +1,187 @@
+"""Cut detections out of their frames, score how useful each crop is, mark the best K per tracklet.
+
+Quality (0..1) multiplies four factors, each explainable on its own:
+
+- size: 0 below ``min_size`` px, rising linearly to 1 at twice that, where a box's size is the square
+  root of its area (a tight box around a person is three times taller than wide: its short side alone
+  would rank a walker below a square blob);
+- sharpness: ``1 - exp(-var(Laplacian) / 100)`` on the crop scaled to 128 px high;
+- truncation: x0.5 when the box touches the frame border (part of the body is outside);
+- detector score: its square root, so confident boxes win ties without dominating.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from reid_pipeline.lib.footage.sampling import Frame, read_frames, read_image
+from reid_pipeline.lib.storage.schemas import CROPS, Row
+from reid_pipeline.settings import CropSettings
+
+BORDER_PX = 2
+SHARPNESS_HEIGHT = 128
+
+
+def sharpness(crop: np.ndarray) -> float:
+    """Variance of the Laplacian at a fixed height, so big and small crops are comparable."""
+    height, width = crop.shape[:2]
+    scale = SHARPNESS_HEIGHT / max(1, height)
+    resized = cv2.resize(crop, (max(1, round(width * scale)), SHARPNESS_HEIGHT), interpolation=cv2.INTER_AREA)
+    gray = cv2.cvtColor(resized, cv2.COLOR_BGR2GRAY)
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def crop_quality(width: int, height: int, sharp: float, truncated: bool, score: float, min_size: int) -> float:
+    side = math.sqrt(width * height)
+    if side < min_size:
+        return 0.0
+    size = min(1.0, side / (2 * min_size))
+    sharp_factor = 1.0 - math.exp(-sharp / 100.0)
+    return size * sharp_factor * (0.5 if truncated else 1.0) * math.sqrt(max(0.0, min(1.0, score)))
+
+
+def pixel_box(bbox: list[float], width: int, height: int) -> tuple[int, int, int, int]:
+    """Integer box clipped to the frame; always at least 1x1."""
+    x1 = min(max(0, math.floor(bbox[0])), width - 1)
+    y1 = min(max(0, math.floor(bbox[1])), height - 1)
+    x2 = max(x1 + 1, min(width, math.ceil(bbox[2])))
+    y2 = max(y1 + 1, min(height, math.ceil(bbox[3])))
+    return x1, y1, x2, y2
+
+
+def _frames_for(path: Path, kind: str, indices: set[int]) -> Iterator[Frame]:
+    """The wanted frames one at a time, in order: a camera-day's crops never hold more than one frame."""
+    if kind == "image":
+        yield read_image(path)
+        return
+    yield from read_frames(path, indices)
+
+
+CHUNK_ROWS = 2048  # crop rows held as Python objects before they become Arrow (memory per chunk, not per day)
+
+
+def crop_table(
+    detections: pa.Table,
+    manifest: list[Row],
+    raw_root: Path,
+    settings: CropSettings,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> pa.Table:
+    """One crop row per detection (JPEG bytes and quality) in the ``CROPS`` schema, best K per tracklet marked.
+
+    A camera-day's crops are built a file, a frame and a chunk of rows at a time: memory holds one decoded
+    frame, one file's detections as Python rows, and the crops as compact Arrow columns.
+    """
+    kinds = {str(row["file_id"]): str(row["kind"]) for row in manifest}
+    unmarked = pa.schema([f for f in CROPS if f.name not in ("is_best", "best_rank")])
+    encode = [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality]
+    batches: list[pa.RecordBatch] = []
+    pending: list[Row] = []
+    file_ids = detections.column("file_id")
+    for file_id in dict.fromkeys(file_ids.to_pylist()):  # files in the order detection met them
+        dets = detections.filter(pc.equal(file_ids, file_id)).to_pylist()
+        path = raw_root / str(dets[0]["path"])
+        cut = 0
+        for crop in _file_crops(dets, path, kinds.get(str(file_id), "video"), encode, settings.min_size):
+            pending.append(crop)
+            cut += 1
+            if len(pending) == CHUNK_ROWS:
+                batches.append(pa.RecordBatch.from_pylist(pending, schema=unmarked))
+                pending = []
+        if len(dets) > cut:  # frames gone since detection ran, or a crop that could not be encoded
+            log(f"{path}: {len(dets) - cut} detections had no frame to crop from; re-run detections for this partition")
+    if pending:
+        batches.append(pa.RecordBatch.from_pylist(pending, schema=unmarked))
+    table = pa.Table.from_batches(batches, schema=unmarked)
+    marks: list[Row] = [
+        {"crop_id": c, "tracklet_id": t, "quality": q}
+        for c, t, q in zip(
+            table.column("crop_id").to_pylist(),
+            table.column("tracklet_id").to_pylist(),
+            table.column("quality").to_pylist(),
+            strict=True,
+        )
+    ]
+    mark_best(marks, settings.best_k)
+    at = unmarked.get_field_index("jpeg")
+    table = table.add_column(at, CROPS.field("best_rank"), pa.array([m["best_rank"] for m in marks], pa.int32()))
+    table = table.add_column(at, CROPS.field("is_best"), pa.array([m["is_best"] for m in marks], pa.bool_()))
+    if not settings.store_all:
+        table = table.filter(table.column("is_best"))
+    return table
+
+
+def cut_crops(
+    detections: list[Row],
+    manifest: list[Row],
+    raw_root: Path,
+    settings: CropSettings,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> list[Row]:
+    """:func:`crop_table` for detection rows, as rows."""
+    if not detections:
+        return []
+    return crop_table(pa.Table.from_pylist(detections), manifest, raw_root, settings, log).to_pylist()
+
+
+def _file_crops(dets: list[Row], path: Path, kind: str, encode: list[int], min_size: int) -> Iterator[Row]:
+    """The crops of one file's detections, decoding only the frames they are on, one frame at a time."""
+    by_frame: dict[int, list[Row]] = defaultdict(list)
+    for det in dets:
+        by_frame[int(det["frame_index"])].append(det)
+    for frame in _frames_for(path, kind, set(by_frame)):
+        for det in by_frame.pop(frame.index, []):
+            crop = _crop_row(det, frame, encode, min_size)
+            if crop is not None:
+                yield crop
+
+
+def _crop_row(det: Row, frame: Frame, encode: list[int], min_size: int) -> Row | None:
+    """The crop of one detection on its frame, scored; None when its pixels cannot be encoded."""
+    frame_h, frame_w = frame.image.shape[:2]
+    # Boxes are in the file's pixels; a large still is read smaller (frame.scale < 1).
+    bbox = [float(v) * frame.scale for v in det["bbox"]]
+    x1, y1, x2, y2 = pixel_box(bbox, frame_w, frame_h)
+    pixels = frame.image[y1:y2, x1:x2]
+    ok, jpeg = cv2.imencode(".jpg", pixels, encode)
+    if not ok:
+        return None
+    truncated = x1 <= BORDER_PX or y1 <= BORDER_PX or x2 >= frame_w - BORDER_PX or y2 >= frame_h - BORDER_PX
+    sharp = sharpness(pixels)
+    score = float(det["score"])
+    return {
+        "crop_id": det["detection_id"],
+        "date": det["date"],
+        "camera_id": det["camera_id"],
+        "tracklet_id": det["tracklet_id"],
+        "entity_type": det["entity_type"],
+        "timestamp": det["timestamp"],
+        "width": x2 - x1,
+        "height": y2 - y1,
+        "sharpness": sharp,
+        "truncated": truncated,
+        "score": score,
+        "quality": crop_quality(x2 - x1, y2 - y1, sharp, truncated, score, min_size),
+        "jpeg": jpeg.tobytes(),
+    }
+
+
+def mark_best(crops: list[Row], best_k: int) -> None:
+    """Set ``is_best``/``best_rank`` on the ``best_k`` highest-quality usable crops of each tracklet."""
+    by_tracklet: dict[str, list[Row]] = defaultdict(list)
+    for crop in crops:
+        crop["is_best"], crop["best_rank"] = False, None
+        by_tracklet[str(crop["tracklet_id"])].append(crop)
+    for members in by_tracklet.values():
+        usable = [c for c in members if float(c["quality"]) > 0]
+        usable.sort(key=lambda c: (-float(c["quality"]), str(c["crop_id"])))
+        for rank, crop in enumerate(usable[:best_k], start=1):
+            crop["is_best"], crop["best_rank"] = True, rank

@@ -1,0 +1,198 @@
+"""Detect and track entities through one camera-day of footage.
+
+Files are processed in start-time order; the tracker restarts with every file (a cut in the
+footage is a cut in the track). Track fragments of the whole camera-day, across files too, are then
+stitched where motion and colour agree, and track ids renumbered to be unique within the camera-day.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from reid_pipeline.lib.detection.classes import CLASS_NAMES, ENTITY_TYPE_OF
+from reid_pipeline.lib.detection.contained import FileDetection, FileReport
+from reid_pipeline.lib.detection.guard import in_file_pixels, large_enough
+from reid_pipeline.lib.detection.stitching import (
+    SIGNATURE_DIMS,
+    StitchSpec,
+    build_fragments,
+    colour_signature,
+    stitch,
+)
+from reid_pipeline.lib.detection.tracking import Tracker, TrackingSpec
+from reid_pipeline.lib.detection.types import Detector, Tracked
+from reid_pipeline.lib.footage.sampling import (
+    Frame,
+    MotionGate,
+    SamplingStats,
+    batched,
+    iter_video_frames,
+    prefetch,
+    read_image,
+)
+from reid_pipeline.lib.storage.schemas import Row
+from reid_pipeline.settings import FootageSettings
+
+
+@dataclass
+class DetectionRun:
+    """Rows for the ``detections`` table plus what it cost."""
+
+    rows: list[Row] = field(default_factory=list)
+    stats: SamplingStats = field(default_factory=SamplingStats)
+    files: int = 0
+    seconds: float = 0.0
+    reports: dict[str, FileReport] = field(default_factory=dict)  # by manifest path: per-file stats, crash
+
+
+def tracklet_id(day: str, camera_id: str, track_id: int) -> str:
+    """Globally unique tracklet id; readable, and sortable within a camera-day."""
+    return f"{day}/{camera_id}/{track_id:06d}"
+
+
+def admitted_frames(frames: Iterator[Frame], sampling: FootageSettings, stats: SamplingStats) -> Iterator[Frame]:
+    """Frames that pass the motion gate (all of them when gating is off)."""
+    if not sampling.motion_gating:
+        yield from frames
+        return
+    gate = MotionGate(sampling.motion_threshold, sampling.keyframe_interval_s)
+    for frame in frames:
+        if gate.admit(frame):
+            yield frame
+        else:
+            stats.motion_skipped += 1
+
+
+def detect_file(
+    path: Path,
+    kind: str,
+    detector: Detector,
+    tracking: TrackingSpec,
+    sampling: FootageSettings,
+    stats: SamplingStats,
+    overlap_decode: bool = True,
+    until_s: float | None = None,
+) -> Iterator[tuple[Frame, list[Tracked]]]:
+    """Each detected frame of one file with its tracked boxes (sorted by track id, colour signature set).
+
+    A fresh tracker per file: a cut in the footage is a cut in every track.
+    """
+    tracker = Tracker(
+        tracking.name,
+        sampling.sample_fps,
+        buffer_s=tracking.buffer_s,
+        min_score=detector.min_score,
+        match_buffer=tracking.match_buffer,
+    )
+    if kind == "video":
+        frames = admitted_frames(iter_video_frames(path, sampling.sample_fps, stats, until_s), sampling, stats)
+    else:
+        stats.decoded += 1
+        stats.sampled += 1
+        frames = iter([read_image(path)])
+    frames = large_enough(frames, detector, stats, path.name)
+    batches = batched(frames, sampling.batch_size)
+    for batch in prefetch(batches) if overlap_decode else batches:
+        for frame, found in zip(batch, detector.detect([f.image for f in batch]), strict=True):
+            tracked = sorted(tracker.update(found, frame.image), key=lambda t: t.track_id)
+            yield (
+                frame,
+                in_file_pixels([replace(t, signature=colour_signature(frame.image, t.xyxy)) for t in tracked], frame),
+            )
+
+
+def detect_camera_day(
+    manifest: list[Row],
+    raw_root: Path,
+    detector: Detector,
+    tracking: TrackingSpec,
+    sampling: FootageSettings,
+    log: Callable[[str], None] = lambda _msg: None,
+    stitching: StitchSpec | None = None,
+    recipe: Callable[[], Detector] | None = None,
+) -> DetectionRun:
+    """Detections with camera-day track ids for every readable file of ``manifest``, fragments stitched.
+
+    With a ``recipe`` (a picklable way to build ``detector``) and ``sampling.isolate_files``, each
+    file is decoded and detected in a worker process: a native crash fails that file only (its
+    ``run.reports`` entry says why) and the rest of the camera-day goes on.
+    """
+    run = DetectionRun()
+    started = time.perf_counter()
+    next_track = 1
+    signatures: list[np.ndarray] = []
+    usable = [row for row in manifest if row["error"] is None]
+    per_file = partial(detect_file, tracking=tracking, sampling=sampling)
+    files = FileDetection(per_file, detector, recipe if sampling.isolate_files else None, run.reports, log)
+    try:
+        for number, row in enumerate(usable, start=1):
+            local_to_day: dict[int, int] = {}
+            frames = files.frames(raw_root, str(row["path"]), str(row["kind"]), run.stats)
+            for frame, tracked in frames:
+                for k, box in enumerate(tracked):
+                    if box.track_id not in local_to_day:
+                        local_to_day[box.track_id] = next_track
+                        next_track += 1
+                    day_track = local_to_day[box.track_id]
+                    run.rows.append(_detection_row(row, frame, k, box, day_track, detector))
+                    signatures.append(
+                        box.signature if box.signature is not None else np.zeros(SIGNATURE_DIMS, np.float32)
+                    )
+            run.files += 1
+            log(
+                f"file {number}/{len(usable)} {row['path']}: {len(local_to_day)} tracks; {len(run.rows)} detections so far"
+            )
+    finally:
+        files.close()  # the worker process goes even when a file fails past containment
+    if stitching is not None and run.rows:
+        before = next_track - 1
+        renumber_tracks(run.rows, signatures, stitching)
+        log(f"stitched {before} track fragments into {len({r['track_id'] for r in run.rows})} tracklets")
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def _detection_row(file: Row, frame: Frame, k: int, box: Tracked, day_track: int, detector: Detector) -> Row:
+    """One row of ``detections``: box ``k`` of ``frame`` in the manifest row ``file``, under its camera-day track."""
+    day, camera, file_id = str(file["date"]), str(file["camera_id"]), str(file["file_id"])
+    return {
+        "detection_id": f"{file_id}-{frame.index:07d}-{k:03d}",
+        "date": day,
+        "camera_id": camera,
+        "file_id": file_id,
+        "path": file["path"],
+        "frame_index": frame.index,
+        "timestamp": file["start_time"] + timedelta(seconds=frame.offset_s),
+        "bbox": list(box.xyxy),
+        "score": box.score,
+        "class_name": CLASS_NAMES.get(box.class_id, str(box.class_id)),
+        "entity_type": ENTITY_TYPE_OF.get(box.class_id, "person"),
+        "track_id": day_track,
+        "tracklet_id": tracklet_id(day, camera, day_track),
+        "backend": detector.backend,
+        "model": detector.model_name,
+    }
+
+
+def renumber_tracks(rows: list[Row], signatures: list[np.ndarray], spec: StitchSpec) -> None:
+    """Join stitched fragments under one track id (1, 2, ... in order of first sighting), in place."""
+    start = min(r["timestamp"] for r in rows)
+    fragments = build_fragments(
+        [int(r["track_id"]) for r in rows],
+        [str(r["entity_type"]) for r in rows],
+        [(r["timestamp"] - start).total_seconds() for r in rows],
+        [list(r["bbox"]) for r in rows],
+        signatures,
+    )
+    root = stitch(fragments, spec)
+    number = {head: i + 1 for i, head in enumerate(sorted(set(root.values())))}
+    for r in rows:
+        r["track_id"] = number[root[int(r["track_id"])]]
+        r["tracklet_id"] = tracklet_id(str(r["date"]), str(r["camera_id"]), int(r["track_id"]))

@@ -1,0 +1,1 @@
+"""Scripts for people working on the project (not run by pytest)."""
