@@ -87,7 +87,7 @@ def detections(
         context.log.warning(error)
     table = table_from_rows(run.rows, DETECTIONS)
     metadata = _detections_metadata(table, run, choice.profile, model)
-    thumbnail = detection_thumbnail(run.rows, manifest, storage.raw_root)
+    thumbnail = detection_thumbnail(table.to_pylist(), manifest, storage.raw_folder)
     metadata["thumbnail"] = jpeg_preview(thumbnail, "busiest frame, every box drawn")
     return dg.Output(table, output_name="detections", metadata=metadata), dg.Output(
         outcomes, output_name="footage_outcomes", metadata=_outcomes_metadata(outcomes, len(failed))

@@ -21,7 +21,7 @@ COLOURS = {"person": (60, 200, 60), "vehicle": (40, 160, 255), "animal": (230, 1
 def detection_thumbnail(
     detections: Sequence[Mapping[str, Any]],
     manifest: Sequence[Mapping[str, Any]],
-    raw_root: Path | str,
+    raw_root: Path,
     max_side: int = 480,
     quality: int = 70,
 ) -> bytes | None:
@@ -36,7 +36,7 @@ def detection_thumbnail(
     ).most_common(1)[0]
     boxes = [d for d in detections if str(d["file_id"]) == file_id and int(d["frame_index"]) == frame_index]
     kind = next((str(m["kind"]) for m in manifest if str(m["file_id"]) == file_id), "video")
-    path = Path(raw_root) / str(boxes[0]["path"])
+    path = raw_root / str(boxes[0]["path"])
     try:
         frame = read_image(path) if kind == "image" else next(iter(read_frames(path, [frame_index])), None)
     except (OSError, ValueError):
