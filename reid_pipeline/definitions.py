@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from reid_pipeline.defs.checks import CHECKS
+from reid_pipeline.defs.execution import build_executor
 from reid_pipeline.defs.io_manager import ParquetIOManager
 from reid_pipeline.defs.jobs import (
     CAMERA_DAY_ASSETS,
@@ -64,10 +65,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[camera_day_job, identity_job, build_relink_job(), retention_job, forget_job],
         sensors=[
             build_footage_sensor(camera_day_job, day_partitions=calendar.days),
-            build_identity_sensor(camera_day_job, identity_job),
+            build_identity_sensor(camera_day_job, identity_job, [k for a in CAMERA_DAY_ASSETS for k in a.keys]),
         ],
         schedules=[build_nightly_schedule(camera_day_job, ops), build_retention_schedule(ops)],
         resources=build_resources(settings),
+        executor=build_executor(ops),
     )
 
 

@@ -31,6 +31,7 @@ Precision = Literal["auto", "fp32", "fp16", "bf16"]
 OfflineDetector = Literal["ssd", "hog"]
 OfflineBackbone = Literal["mobilenetv2", "efficientnet-lite0"]
 AttributeMode = Literal["fast", "enhanced"]
+Executor = Literal["default", "celery"]
 
 
 class _Section(BaseModel):
@@ -322,6 +323,17 @@ class OperationsSettings(_Section):
     )
     nightly_timezone: str = Field("UTC", description="IANA zone of nightly_time and of 'yesterday'.")
     max_retries: int = Field(2, ge=0, description="Times a failed run is retried from the failure (0: never).")
+    executor: Executor = Field(
+        "default",
+        description="Where a run's steps execute: 'default' = Dagster's multiprocess executor on the machine that "
+        "runs the run; 'celery' = Celery workers fed through celery_broker (install the 'deploy' extra).",
+    )
+    celery_broker: str = Field(
+        "redis://127.0.0.1:6379/0", description="Celery broker URL the run hands steps to (executor = 'celery')."
+    )
+    celery_backend: str = Field(
+        "redis://127.0.0.1:6379/1", description="Celery result backend URL step results come back through."
+    )
 
 
 class Settings(BaseSettings):

@@ -16,6 +16,7 @@ reid-pipeline eval pipeline --labels GT.txt [--json]   the demo per profile: ide
 reid-pipeline eval detection --labels GT.txt [--backend ssd|hog|yolo] [--json]   precision, recall, AP50, ms/frame
 reid-pipeline eval tracker --labels GT.txt [--fps 2,5,10] ... [--json]   tracker-only IDF1 over a grid of settings
 reid-pipeline review truth propose|draw|zoom|strips|merge|check ...   make and check hand-labelled ground truth
+reid-pipeline deploy instance --postgres-url URL [--dagster-home DIR]   the production dagster.yaml (Postgres)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from reid_pipeline.cli import bench, entities, review, run
+from reid_pipeline.cli import bench, deploy, entities, review, run
 from reid_pipeline.cli import eval as evaluation
 
 
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_parsers(sub, common)
     entities.add_parsers(sub, common)
     review.add_parsers(sub, common)
+    deploy.add_parsers(sub, common)
     return parser
 
 

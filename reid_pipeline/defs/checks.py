@@ -137,7 +137,9 @@ def tracklets_cover_detections(context: dg.AssetCheckExecutionContext, storage: 
     return _result(problems, tracklets=len(tracklets))
 
 
-@dg.asset_check(asset="embeddings", partitions_def=camera_days, blocking=True)
+# It reads tracklets too, which embeddings does not depend on: without the dependency a step executor that runs
+# steps in parallel (Celery workers) may start it before the tracklets are written.
+@dg.asset_check(asset="embeddings", partitions_def=camera_days, blocking=True, additional_deps=["tracklets"])
 def embeddings_have_owners(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
     """Crop vectors belong to stored crops and pooled vectors to stored tracklets: no orphan ids."""
     store, part = storage.parquet(), _partition(context)

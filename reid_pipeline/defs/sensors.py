@@ -1,6 +1,7 @@
 """Sensors: new footage starts camera-day runs; finished camera-days start that day's identity run."""
 
 import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import dagster as dg
@@ -63,30 +64,45 @@ def build_footage_sensor(
     return footage_sensor
 
 
-def build_identity_sensor(camera_day_job: Any, identity_job: Any) -> dg.SensorDefinition:
+def build_identity_sensor(
+    camera_day_job: Any, identity_job: Any, camera_day_assets: Iterable[dg.AssetKey] = ()
+) -> dg.SensorDefinition:
     """After each successful camera-day run, request ``identity_job`` for that day.
 
-    Several cameras of one day finishing give several identity runs of that day: each one is
-    idempotent (it replaces the day's rows) and the last one sees every camera.
+    A camera-day run is a run of ``camera_day_job`` or, as a UI backfill launches them, a run of the
+    code location's asset job whose selection holds ``camera_day_assets``; a backfill run names its one
+    partition in its range tags (the camera-day assets take one partition per run). Several cameras of
+    one day finishing give several identity runs of that day: each one is idempotent (it replaces the
+    day's rows) and the last one sees every camera.
     """
+    camera_day_keys = frozenset(camera_day_assets)
 
     @dg.run_status_sensor(
         name="identity_after_camera_day",
         run_status=dg.DagsterRunStatus.SUCCESS,
-        monitored_jobs=[camera_day_job],
+        # No monitored_jobs: every job of this code location, so backfill runs (the asset job) are seen too.
         request_job=identity_job,
         default_status=dg.DefaultSensorStatus.STOPPED,
     )
     def identity_after_camera_day(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
         """Matches a day's identities again once one of its camera-days has been (re)processed."""
-        key = context.dagster_run.tags.get("dagster/partition")
+        run = context.dagster_run
+        if run.job_name != camera_day_job.name and not (run.asset_selection or set()) & camera_day_keys:
+            return dg.SkipReason(f"run {run.run_id} of {run.job_name} processed no camera-day")
+        key = run.tags.get("dagster/partition") or _single_partition(run.tags)
         if not key:
-            return dg.SkipReason(f"run {context.dagster_run.run_id} has no partition")
+            return dg.SkipReason(f"run {run.run_id} has no single camera-day partition")
         day, _camera = split_camera_day(key)
         return dg.RunRequest(
-            run_key=f"identity|{context.dagster_run.run_id}",
+            run_key=f"identity|{run.run_id}",
             partition_key=day,
             tags={"reid/trigger": "identity_after_camera_day"},
         )
 
     return identity_after_camera_day
+
+
+def _single_partition(tags: Mapping[str, str]) -> str | None:
+    """The partition of a run launched for a range of one partition (as backfills launch them)."""
+    start = tags.get("dagster/asset_partition_range_start")
+    return start if start and start == tags.get("dagster/asset_partition_range_end") else None

@@ -86,3 +86,44 @@ def test_a_finished_camera_day_requests_the_identity_run_of_its_day(make_setting
     assert request.partition_key == "2024-05-01" and request.run_key == f"identity|{run.run_id}"
     identity = defs.resolve_job_def("identity_job").execute_in_process(partition_key="2024-05-01", instance=instance)
     assert identity.success, "a day without any appearance runs through cleanly"
+
+
+def test_backfill_runs_of_camera_days_request_identity_and_identity_runs_do_not(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """UI backfills run the asset job with a one-partition range, not camera_day_job: those count too."""
+    from reid_pipeline.definitions import build_definitions
+    from reid_pipeline.defs.partitions import camera_day_key
+
+    defs = build_definitions(make_settings())
+    sensor = defs.resolve_sensor_def("identity_after_camera_day")
+    instance = dg.DagsterInstance.ephemeral()
+    key = str(camera_day_key("2024-05-02", "gate"))
+    range_tags = {"dagster/asset_partition_range_start": key, "dagster/asset_partition_range_end": key}
+
+    def evaluate(run: dg.DagsterRun) -> dg.RunRequest | dg.SkipReason:
+        event = dg.DagsterEvent(
+            event_type_value=dg.DagsterEventType.RUN_SUCCESS.value, job_name=run.job_name, message="done"
+        )
+        context = dg.build_run_status_sensor_context(
+            sensor_name=sensor.name, dagster_instance=instance, dagster_run=run, dagster_event=event
+        )
+        return sensor(context)  # type: ignore[operator,no-any-return]
+
+    backfill_run = dg.DagsterRun(
+        job_name="__ASSET_JOB", tags=range_tags, asset_selection=frozenset({dg.AssetKey("detections")})
+    )
+    request = evaluate(backfill_run)
+    assert isinstance(request, dg.RunRequest) and request.partition_key == "2024-05-02"
+
+    identity_run = dg.DagsterRun(
+        job_name="__ASSET_JOB",
+        tags={"dagster/partition": "2024-05-02"},
+        asset_selection=frozenset({dg.AssetKey("appearances")}),
+    )
+    assert isinstance(evaluate(identity_run), dg.SkipReason)
+    ranged = dg.DagsterRun(
+        job_name="camera_day_job",
+        tags={**range_tags, "dagster/asset_partition_range_end": str(camera_day_key("2024-05-03", "gate"))},
+    )
+    assert isinstance(evaluate(ranged), dg.SkipReason)  # a range of several camera-days names no single day

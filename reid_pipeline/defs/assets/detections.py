@@ -8,10 +8,11 @@ import dagster as dg
 import pyarrow as pa
 from dagster import AssetExecutionContext
 
-from reid_pipeline.defs.assets.preview import table_preview
+from reid_pipeline.defs.assets.preview import jpeg_preview, table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import DetectorResource, FootageResource, IdentityResource, StorageResource
 from reid_pipeline.lib.detection.run import DetectionRun, detect_camera_day
+from reid_pipeline.lib.detection.thumbnail import detection_thumbnail
 from reid_pipeline.lib.detection.types import Detector
 from reid_pipeline.lib.footage.outcomes import file_outcomes
 from reid_pipeline.lib.privacy.tombstones import Tombstones
@@ -85,9 +86,12 @@ def detections(
     for error in failed:
         context.log.warning(error)
     table = table_from_rows(run.rows, DETECTIONS)
-    return dg.Output(
-        table, output_name="detections", metadata=_detections_metadata(table, run, choice.profile, model)
-    ), dg.Output(outcomes, output_name="footage_outcomes", metadata=_outcomes_metadata(outcomes, len(failed)))
+    metadata = _detections_metadata(table, run, choice.profile, model)
+    thumbnail = detection_thumbnail(table.to_pylist(), manifest, storage.raw_folder)
+    metadata["thumbnail"] = jpeg_preview(thumbnail, "busiest frame, every box drawn")
+    return dg.Output(table, output_name="detections", metadata=metadata), dg.Output(
+        outcomes, output_name="footage_outcomes", metadata=_outcomes_metadata(outcomes, len(failed))
+    )
 
 
 def _detections_metadata(table: pa.Table, run: DetectionRun, profile: str, model: Detector) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import dagster as dg
 import pyarrow as pa
 
@@ -26,3 +28,10 @@ def _cell(value: object) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_cell(v) for v in value[:4]) + (", ..." if len(value) > 4 else "") + "]"
     return str(value).replace("|", "\\|")
+
+
+def jpeg_preview(jpeg: bytes | None, caption: str) -> dg.MetadataValue:
+    """A JPEG shown inline by the UI's markdown (it allows data: images), with a caption under it."""
+    if not jpeg:
+        return dg.MetadataValue.md("_no picture_")
+    return dg.MetadataValue.md(f"![{caption}](data:image/jpeg;base64,{base64.b64encode(jpeg).decode()})\n\n{caption}")

@@ -1,0 +1,1 @@
+"""A production deployment on this machine's real services, started and stopped by the tests."""
