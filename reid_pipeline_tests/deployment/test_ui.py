@@ -1,12 +1,11 @@
 """The UI in a real browser: Playwright drives Debian's Chromium (never a downloaded browser build) through the
-Dagster webserver of the deployment and through a daily HTML report.
+Dagster webserver of the deployment.
 
 Runs after ``test_deployment.py`` (file order), on the tables its backfill made.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,20 +36,6 @@ def browser(site: Site, tmp_path: Path) -> Iterator[Any]:
             raise
         finally:
             chromium.close()
-
-
-def _wait_runs(site: Site, tags: dict[str, str], timeout_s: float) -> list[dg.DagsterRun]:
-    from reid_pipeline_tests.deployment.services import wait_until
-
-    instance = site.deployment.instance()  # type: ignore[attr-defined]
-    done = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
-
-    def finished() -> bool:
-        runs = instance.get_runs(dg.RunsFilter(tags=tags))
-        return bool(runs) and all(r.status in done for r in runs)
-
-    wait_until(finished, timeout_s, f"runs tagged {tags}", interval_s=2)
-    return list(instance.get_runs(dg.RunsFilter(tags=tags)))
 
 
 def _dismiss_welcome(page: Any) -> None:
@@ -106,55 +91,3 @@ def test_ui_shows_detections_and_launches_one_partition(site: Site, browser: Any
     assert run.status == dg.DagsterRunStatus.SUCCESS
     assert partition_of(run) == str(camera_day_key(BACKFILL_DAYS[0], "gate"))
     assert {k.to_user_string() for k in run.asset_selection or set()} == {"detections", "footage_outcomes"}
-
-
-def test_report_decisions_clicked_in_the_browser_become_corrections(
-    site: Site, browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """In a day's report: "same", then "not the same" on an uncertain pair, "Save decisions"; `review apply`
-    records the decision and the deployment's identity run carries it out."""
-    from reid_pipeline.cli import main
-    from reid_pipeline.lib.identity.store import IdentityStore
-    from reid_pipeline_tests.deployment.footage import BACKFILL_DAYS
-    from reid_pipeline_tests.deployment.ui_api import job_assets, launch_backfill
-
-    deployment = site.deployment
-    identity_assets = job_assets(deployment, "identity_job")  # type: ignore[arg-type]
-    # Relink the backfilled days in one run (as a UI backfill of the identity assets does): their reports then
-    # see every day the deployment holds, whatever order the sensor's runs came in.
-    runs = _wait_runs(
-        site, {"dagster/backfill": launch_backfill(deployment, identity_assets, list(BACKFILL_DAYS))}, 600
-    )  # type: ignore[arg-type]
-    assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
-    reports = sorted((site.data_root / "reports").glob("*.html"))
-    counts = {p: p.read_text().count('class="review-pair"') for p in reports}
-    report = max(counts, key=lambda p: counts[p])
-    assert counts[report] >= 1, "a day with an uncertain match to review"
-    day = report.stem
-
-    page = browser
-    page.goto(report.as_uri())
-    pair = page.locator(".review-pair").first
-    tracklets = pair.locator("img").evaluate_all("images => images.map(i => i.title)")
-    pair.get_by_label("same", exact=True).check()
-    assert json.loads(page.locator("#decisions").input_value())[0]["kind"] == "merge"
-    pair.get_by_label("not the same").check()  # a second thought replaces the first
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Save decisions").click()
-    saved = tmp_path / download.value.suggested_filename
-    download.value.save_as(saved)
-    decisions = json.loads(saved.read_text())
-    assert saved.name == f"decisions-{day}.json"
-    assert [(d["kind"], {d["a"], d["b"]}) for d in decisions] == [("not_same", set(tracklets))]
-
-    monkeypatch.setenv("DAGSTER_HOME", str(deployment.home))  # type: ignore[attr-defined]
-    args = ["review", "apply", str(saved), "--data-root", str(site.data_root), "--profile", "offline"]
-    assert main([*args, "--author", "reviewer"]) == 0
-    # The deployment re-runs the day's identities (its own run, launched as the UI launches one).
-    runs = _wait_runs(site, {"dagster/backfill": launch_backfill(deployment, identity_assets, [day])}, 600)  # type: ignore[arg-type]
-    assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
-
-    store = IdentityStore(str(site.data_root / "lancedb"), ann_min_rows=100_000)
-    assert [(c["kind"], c["author"]) for c in store.corrections()] == [("not_same", "reviewer")]
-    members = {r["tracklet_id"]: r["entity_id"] for r in store.rows("entity_members")}
-    assert members[tracklets[0]] != members[tracklets[1]]
