@@ -78,7 +78,8 @@ def test_a_run_killed_midway_and_run_again_leaves_consistent_tables(vtest_clip: 
     # Kill it as soon as the first camera's detections are on disk: later stages are mid-flight.
     marker = killed / "parquet" / "detections" / f"date={DAY}"
     deadline = time.monotonic() + 240
-    while not marker.exists() and victim.poll() is None and time.monotonic() < deadline:
+    # A finished Parquet file, not just its folder: a folder appears a moment before its file is written.
+    while not any(marker.rglob("*.parquet")) and victim.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert victim.poll() is None, "the run finished before it could be killed"
     victim.send_signal(signal.SIGKILL)
