@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import shutil
@@ -15,6 +14,7 @@ from reid_pipeline.cli import main
 from reid_pipeline.defs.launch import run_demo_days
 from reid_pipeline.lib.identity.store import IdentityStore
 from reid_pipeline.settings import load_settings
+from reid_pipeline_tests.browser import chromium_page
 
 DAY = "2024-05-02"
 
@@ -71,25 +71,39 @@ def test_report_renders_every_entity_with_its_images(demo_root: Path, tmp_path: 
 
 
 @pytest.mark.slow
-def test_review_decisions_from_the_report_become_corrections(
+def test_review_decisions_clicked_in_the_report_become_corrections(
     demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """In Chromium: "same", then "not the same" on an uncertain pair, a name typed on an entity, "Save decisions";
+    `review apply` records both and re-runs the day, whose report then shows the name."""
     (demo_root / "dagster_home").mkdir(exist_ok=True)  # absent when an earlier test had set DAGSTER_HOME
     monkeypatch.setenv("DAGSTER_HOME", str(demo_root / "dagster_home"))
-    page = (demo_root / "reports" / f"{DAY}.html").read_text()
-    # What the page's controls send to decide(): the same JSON the "Save decisions" button writes.
-    offered = [json.loads(html.unescape(m)) for m in re.findall(r"decide\(\"review:\d+\", (\{[^']*?\})\)", page)]
-    pairs = {(d["a"], d["b"]): d for d in offered}
-    assert pairs, "the demo day has uncertain matches to review"
-    (first_pair, decision) = next(iter(pairs.items()))
-    naming = re.search(r"decide\(\"name:[^\"]+\", this.value \? Object.assign\((\{[^)]*\}), ", page)
-    assert naming is not None
-    name = {**json.loads(html.unescape(naming.group(1))), "value": "Visitor 7"}
-    not_same = {**decision, "kind": "not_same"}
-    decisions = tmp_path / f"decisions-{DAY}.json"
-    decisions.write_text(json.dumps([not_same, name]))
+    report = demo_root / "reports" / f"{DAY}.html"
+    with chromium_page(tmp_path / "failure.png") as page:
+        page.goto(report.as_uri())
+        pair = page.locator(".review-pair").first
+        assert pair.count(), "the demo day has uncertain matches to review"
+        tracklets = pair.locator("img").evaluate_all("images => images.map(i => i.title)")
+        pair.get_by_label("same", exact=True).check()
+        assert [d["kind"] for d in json.loads(page.locator("#decisions").input_value())] == ["merge"]
+        pair.get_by_label("not the same").check()  # a second thought replaces the first
+        entity = page.locator("tr.entity").first
+        entity_id = entity.get_attribute("id")
+        entity.get_by_placeholder("name").fill("Visitor 7")
+        entity.get_by_placeholder("name").press("Tab")  # the name is decided when the field is left
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Save decisions").click()
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+    assert saved.name == f"decisions-{DAY}.json"
+    decisions = json.loads(saved.read_text())
+    assert sorted(d["kind"] for d in decisions) == ["name", "not_same"]
+    (not_same,) = [d for d in decisions if d["kind"] == "not_same"]
+    assert {not_same["a"], not_same["b"]} == set(tracklets)
+    (name,) = [d for d in decisions if d["kind"] == "name"]
+    assert (name["entity_id"], name["value"]) == (entity_id, "Visitor 7")
 
-    args = ["review", "apply", str(decisions), "--data-root", str(demo_root), "--author", "tester"]
+    args = ["review", "apply", str(saved), "--data-root", str(demo_root), "--author", "tester"]
     assert main([*args, "--apply"]) == 0
     assert "recorded 2 corrections" in capsys.readouterr().out
     assert main(args) == 0
@@ -99,7 +113,7 @@ def test_review_decisions_from_the_report_become_corrections(
     kinds = sorted((c["kind"], c["author"]) for c in store.corrections())
     assert kinds == [("name", "tester"), ("not_same", "tester")]
     members = {r["tracklet_id"]: r["entity_id"] for r in store.rows("entity_members")}
-    assert members[first_pair[0]] != members[first_pair[1]]
+    assert members[tracklets[0]] != members[tracklets[1]]
     named = [r for r in store.rows("entity_timelines", f"date = '{DAY}'") if r["name"] == "Visitor 7"]
     assert named and name["tracklet"] in named[0]["tracklet_ids"]
-    assert "Visitor 7" in (demo_root / "reports" / f"{DAY}.html").read_text()  # the re-run rewrote the report
+    assert "Visitor 7" in report.read_text()  # the re-run rewrote the report

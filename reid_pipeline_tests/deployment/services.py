@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from glob import glob
 from pathlib import Path
 
-CHROMIUM = "/usr/bin/chromium"
+from reid_pipeline_tests.browser import CHROMIUM
+
 PYTHON_PACKAGES = {
     "dagster_postgres": "dagster-postgres",
     "dagster_celery": "dagster-celery",

@@ -13,29 +13,17 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from reid_pipeline_tests.browser import chromium_page
 from reid_pipeline_tests.deployment.conftest import Site
 from reid_pipeline_tests.deployment.event_log import partition_of
-from reid_pipeline_tests.deployment.services import CHROMIUM
 
 pytestmark = pytest.mark.deployment
 
 
 @pytest.fixture
 def browser(site: Site, tmp_path: Path) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        context = chromium.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
-        context.set_default_timeout(60_000)
-        page = context.new_page()
-        try:
-            yield page
-        except BaseException:
-            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-            raise
-        finally:
-            chromium.close()
+    with chromium_page(tmp_path / "failure.png") as page:
+        yield page
 
 
 def _dismiss_welcome(page: Any) -> None:

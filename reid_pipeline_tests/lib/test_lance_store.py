@@ -117,6 +117,30 @@ def test_a_commit_that_loses_a_race_is_retried_and_other_errors_are_not(
         store.replace_partition("t", schema(4), "row_id", "date = 'd3'", rows("d3", ["d"]))
 
 
+def test_an_index_commit_that_loses_a_race_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = LanceStore(str(tmp_path / "db"))
+    store.replace_partition("t", schema(4), "row_id", "date = 'd1'", rows("d1", ["a", "b"]))
+    real_open = store.db.open_table
+    losses = iter(["Incompatible transaction: CreateIndex vs concurrent Overwrite at version 6", None])
+
+    class IndexLosesOnce:
+        def __init__(self, table: object) -> None:
+            self.table = table
+
+        def create_index(self, column: str, config: object) -> None:
+            loss = next(losses)
+            if loss:
+                raise RuntimeError(loss)
+            self.table.create_index(column, config=config)  # type: ignore[attr-defined]
+
+        def __getattr__(self, attr: str) -> object:
+            return getattr(self.table, attr)
+
+    monkeypatch.setattr(store.db, "open_table", lambda name: IndexLosesOnce(real_open(name)))
+    assert store.ensure_indexes("t", ["date"], None).made == ["date"]
+    assert [i.columns for i in real_open("t").list_indices()] == [["date"]]
+
+
 def test_a_new_partition_is_appended_and_a_doubled_append_is_settled(tmp_path: Path) -> None:
     store = LanceStore(str(tmp_path / "db"))
     store.replace_partition("t", schema(4), "row_id", "date = 'd1'", rows("d1", ["a"]))

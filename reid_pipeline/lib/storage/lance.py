@@ -70,7 +70,7 @@ def sub_vectors(dims: int) -> int:
 def _is_conflict(exc: Exception) -> bool:
     """A commit that lost a race with another writer (Lance reports these as retryable conflicts)."""
     text = str(exc).lower()
-    return "conflict" in text or "already exists" in text
+    return any(word in text for word in ("conflict", "incompatible transaction", "retryable", "already exists"))
 
 
 class LanceStore:
@@ -225,12 +225,20 @@ class LanceStore:
         return f"built now: IVF-PQ over {rows} rows, {partitions} partitions, {subs} sub-vectors"
 
     def _create_index(self, name: str, column: str, config: Any) -> bool:
-        """Create an index; False when a parallel writer created the same one first."""
-        try:
-            self.db.open_table(name).create_index(column, config=config)
-            return True
-        except Exception:
-            indexed = {c for index in self.db.open_table(name).list_indices() for c in index.columns}
-            if column in indexed:
-                return False
-            raise
+        """Create an index; False when a parallel writer created the same one first.
+
+        A parallel writer's commit (another day's rows landing) can make Lance refuse the index commit;
+        the data is already safe, so the index is simply tried again on a fresh view of the table.
+        """
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                self.db.open_table(name).create_index(column, config=config)
+                return True
+            except Exception as exc:
+                indexed = {c for index in self.db.open_table(name).list_indices() for c in index.columns}
+                if column in indexed:
+                    return False
+                if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
+        raise AssertionError("unreachable")
