@@ -12,7 +12,6 @@ appended, each part scaled so that the cosine of two vectors is ``(1 - w) * cnn 
 
 from __future__ import annotations
 
-import threading
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,15 +19,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from reid_pipeline.lib.detection.stitching import SIGNATURE_DIMS, colour_signature
+from reid_pipeline.lib.embedding.lazy import IMAGENET_MEAN, IMAGENET_STD, LazyTorchNetwork, imagenet_transform
 from reid_pipeline.lib.embedding.types import TextEncoder, l2_normalise
-from reid_pipeline.lib.runtime.devices import cap_gpu_memory, resolve_device, resolve_dtype
 
 if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 INPUT_SIDE = 224
 BACKBONES = ("mobilenetv2", "efficientnet-lite0")
 
@@ -96,7 +93,7 @@ class _EfficientNetFeatures:
 COLOUR_BACKEND = "imagenet-cnn+colour"
 
 
-class ImageNetEmbedder:
+class ImageNetEmbedder(LazyTorchNetwork):
     """Pooled features of an ImageNet CNN: a real but weak appearance signal with no download."""
 
     backend = "imagenet-cnn"
@@ -125,55 +122,23 @@ class ImageNetEmbedder:
         # The model name carries the fusion: vectors with and without colour must never be compared.
         self.model_name = f"{backbone}+colour{colour_weight:g}" if colour_weight > 0 else backbone
         self.backbone = backbone
-        self.device = resolve_device(device)
-        self.precision = precision
-        self.gpu_memory_fraction = gpu_memory_fraction
-        self._model: Any = None
-        self._transform: Any = None
-        self._lock = threading.Lock()
+        super().__init__(device, precision, gpu_memory_fraction)
 
-    @property
-    def model(self) -> Any:
-        with self._lock:  # preprocess runs on worker threads: load once
-            if self._model is None:
-                self._load()
-        return self._model
-
-    def _load(self) -> None:
-        from torchvision import transforms
-
-        cap_gpu_memory(self.device, self.gpu_memory_fraction)
-        dtype = resolve_dtype(self.precision, self.device)
-        self._model = _build_backbone(self.backbone).to(device=self.device, dtype=dtype).eval()
-        self._transform = transforms.Compose(
-            [
-                transforms.Resize((INPUT_SIDE, INPUT_SIDE)),
-                transforms.ToTensor(),
-                transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-            ]
-        )
+    def _build(self) -> tuple[Any, Any]:
+        return _build_backbone(self.backbone), imagenet_transform((INPUT_SIDE, INPUT_SIDE))
 
     @property
     def dims(self) -> int:
         return 1280 + (SIGNATURE_DIMS if self.colour_weight > 0 else 0)
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
-        if self._transform is None:
-            _ = self.model
         # Stretched to a square, not padded: on vtest.avi tracks padding lowered same-vs-different AUC
         # (EfficientNet-lite0 0.811 -> 0.781, MobileNetV2 0.783 -> 0.779; ``reid-pipeline bench separation``),
         # because the constant border dilutes the globally pooled features.
-        tensor: torch.Tensor = self._transform(image)
-        return tensor
+        return self._transformed(image)
 
     def forward(self, batch: torch.Tensor) -> np.ndarray:
-        import torch
-
-        model = self.model
-        dtype = next(iter(model.parameters())).dtype
-        with torch.inference_mode():
-            feature_map = model(batch.to(device=self.device, dtype=dtype))
-            pooled = feature_map.mean(dim=(2, 3))
+        pooled = self._run(batch).mean(dim=(2, 3))
         cnn = l2_normalise(pooled.float().cpu().numpy())
         if self.colour_weight <= 0:
             return cnn

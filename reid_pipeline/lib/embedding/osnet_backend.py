@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import threading
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from reid_pipeline.lib.embedding.lazy import LazyTorchNetwork, imagenet_transform
 from reid_pipeline.lib.embedding.open_clip_backend import RANDOM_WEIGHTS
 from reid_pipeline.lib.embedding.types import TextEncoder, l2_normalise
-from reid_pipeline.lib.runtime.devices import cap_gpu_memory, resolve_device, resolve_dtype
 
 if TYPE_CHECKING:
     import torch
@@ -32,8 +31,6 @@ if TYPE_CHECKING:
 
 OSNET_MODELS = ("osnet_x1_0", "osnet_x0_75", "osnet_x0_5", "osnet_x0_25", "osnet_ibn_x1_0")
 INPUT_SIZE = (256, 128)  # height, width: what torchreid trains person re-id models on
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 DIMS = 512
 _MODULE_NAME = "reid_pipeline_torchreid_osnet"
 
@@ -117,7 +114,7 @@ def load_checkpoint(model: Any, path: Path) -> None:
     model.load_state_dict(state, strict=False)  # strict apart from the classifier, checked above
 
 
-class OsnetEmbedder:
+class OsnetEmbedder(LazyTorchNetwork):
     """OSNet features (512-d, L2-normalised) of crops resized to 256x128, as torchreid trains and tests."""
 
     backend = "osnet"
@@ -144,49 +141,21 @@ class OsnetEmbedder:
         self.architecture = model
         self.checkpoint = checkpoint
         self.model_name = f"{model}/{Path(checkpoint).name}"
-        self.device = resolve_device(device)
-        self.precision = precision
-        self.gpu_memory_fraction = gpu_memory_fraction
-        self._model: Any = None
-        self._transform: Any = None
-        self._lock = threading.Lock()
+        super().__init__(device, precision, gpu_memory_fraction)
 
-    @property
-    def model(self) -> Any:
-        with self._lock:  # preprocess runs on worker threads: load once
-            if self._model is None:
-                self._load()
-        return self._model
-
-    def _load(self) -> None:
-        from torchvision import transforms
-
-        cap_gpu_memory(self.device, self.gpu_memory_fraction)
+    def _build(self) -> tuple[Any, Any]:
         network = build_osnet(self.architecture)
         if self.checkpoint != RANDOM_WEIGHTS:
             load_checkpoint(network, Path(self.checkpoint))
-        dtype = resolve_dtype(self.precision, self.device)
-        self._transform = transforms.Compose(
-            [transforms.Resize(INPUT_SIZE), transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
-        )
-        self._model = network.to(device=self.device, dtype=dtype).eval()
+        return network, imagenet_transform(INPUT_SIZE)
 
     @property
     def dims(self) -> int:
         return DIMS
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
-        if self._transform is None:
-            _ = self.model
         # Stretched to 256x128, not padded: torchreid's test transform, which the published weights expect.
-        tensor: torch.Tensor = self._transform(image)
-        return tensor
+        return self._transformed(image)
 
     def forward(self, batch: torch.Tensor) -> np.ndarray:
-        import torch
-
-        model = self.model
-        dtype = next(iter(model.parameters())).dtype
-        with torch.inference_mode():
-            features = model(batch.to(device=self.device, dtype=dtype))  # eval mode: the 512-d feature
-        return l2_normalise(features.float().cpu().numpy())
+        return l2_normalise(self._run(batch).float().cpu().numpy())  # eval mode: the 512-d feature
