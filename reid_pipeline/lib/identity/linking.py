@@ -25,7 +25,7 @@ import hashlib
 import json
 import math
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -194,6 +194,34 @@ def link_day(
     tracklet. Nothing passed in is modified.
     """
     daily = {row["daily_entity_id"]: row for row in day}
+    edges = _scored_edges(daily, candidates, entities, params)
+    rules = _DayRules.from_corrections(daily, entities, owner, corrections)
+
+    def conflict(a: str, b: str) -> bool:
+        if a in daily and b in daily:
+            return rules.root(a) != rules.root(b)  # the day kept them apart, unless people merged them
+        if a not in daily and b not in daily:
+            return True  # two existing entities are never merged
+        daily_id, entity_id = (a, b) if a in daily else (b, a)
+        return (
+            daily[daily_id]["entity_type"] != entities[entity_id].entity_type or entity_id in rules.forbidden[daily_id]
+        )
+
+    nodes = [*daily, *{e.b for e in edges}, *{p[1] for p in rules.pins}]
+    result = cluster(nodes, edges, params.link_threshold, params.review_band, conflict, rules.pins)
+    changed, members = _grouped_entities(date, result.groups, daily, entities, result.review)
+    review = [_review_row(edge, date, entities) for edge in result.review]
+    return DayLinks(changed, members, review, result.merged_edges, len(edges))
+
+
+def _scored_edges(
+    daily: Mapping[str, Row],
+    candidates: Mapping[str, Sequence[str]],
+    entities: Mapping[str, EntityState],
+    params: MatchParams,
+) -> list[Edge]:
+    """An edge from each daily entity to each of its candidate global entities, scored by appearance and
+    attributes (then re-ranked when ``params.rerank_k`` asks)."""
     edges = []
     for daily_id, row in sorted(daily.items()):
         vector = np.asarray(row["vector"], dtype=np.float32)
@@ -206,44 +234,70 @@ def link_day(
             edges.append(Edge(daily_id, entity_id, score, cosine, agreement))
     if params.rerank_k:
         edges = rerank_edges(edges, params.rerank_k, params.rerank_lambda)
-    forbidden: dict[str, set[str]] = defaultdict(set)
-    pinned: list[tuple[str, str]] = []
-    tracklet_day = {t: daily_id for daily_id, row in daily.items() for t in row["tracklet_ids"]}
-    together = {daily_id: daily_id for daily_id in daily}  # daily entities people said are one (a merge)
-    for p, q in sorted(corrections.must_link):
-        if p in tracklet_day and q in tracklet_day:
-            low, high = sorted((_root(together, tracklet_day[p]), _root(together, tracklet_day[q])))
-            together[high] = low
-    for pairs, into in ((corrections.cannot_link, None), (corrections.must_link, pinned)):
-        for p, q in sorted(pairs):
-            for mine, other in ((p, q), (q, p)):
-                if mine in tracklet_day and other not in tracklet_day and (target := owner(other)) is not None:
-                    if into is None:
-                        forbidden[tracklet_day[mine]].add(target)
-                    elif target in entities:
-                        into.append((tracklet_day[mine], target))
-    pins = sorted({(a, b) for a in daily if (b := _root(together, a)) != a})
-    used: set[str] = set()
-    for daily_id, entity_id in sorted(pinned):
-        root = _root(together, daily_id)
-        if root not in used and entity_id not in used and entity_id not in forbidden[daily_id]:
-            pins.append((daily_id, entity_id))
-            used |= {root, entity_id}
+    return edges
 
-    def conflict(a: str, b: str) -> bool:
-        if a in daily and b in daily:
-            return _root(together, a) != _root(together, b)  # the day kept them apart, unless people merged them
-        if a not in daily and b not in daily:
-            return True  # two existing entities are never merged
-        daily_id, entity_id = (a, b) if a in daily else (b, a)
-        return daily[daily_id]["entity_type"] != entities[entity_id].entity_type or entity_id in forbidden[daily_id]
 
-    nodes = [*daily, *{e.b for e in edges}, *{p[1] for p in pins}]
-    result = cluster(nodes, edges, params.link_threshold, params.review_band, conflict, pins)
-    flagged = {n for edge in result.review for n in (edge.a, edge.b)}
+@dataclass
+class _DayRules:
+    """What people's corrections say about one day's linking.
+
+    ``together``: daily entities merged by people (a union-find parent map); ``forbidden``: global entities
+    a daily entity may not join; ``pins``: (daily entity, node) pairs that must end up in one group.
+    """
+
+    together: dict[str, str]
+    forbidden: dict[str, set[str]]
+    pins: list[tuple[str, str]]
+
+    def root(self, daily_id: str) -> str:
+        return _root(self.together, daily_id)
+
+    @classmethod
+    def from_corrections(
+        cls,
+        daily: Mapping[str, Row],
+        entities: Mapping[str, EntityState],
+        owner: Callable[[str], str | None],
+        corrections: CorrectionSet,
+    ) -> _DayRules:
+        tracklet_day = {t: daily_id for daily_id, row in daily.items() for t in row["tracklet_ids"]}
+        together = {daily_id: daily_id for daily_id in daily}
+        for p, q in sorted(corrections.must_link):
+            if p in tracklet_day and q in tracklet_day:
+                low, high = sorted((_root(together, tracklet_day[p]), _root(together, tracklet_day[q])))
+                together[high] = low
+        forbidden: dict[str, set[str]] = defaultdict(set)
+        pinned: list[tuple[str, str]] = []
+        for pairs, into in ((corrections.cannot_link, None), (corrections.must_link, pinned)):
+            for p, q in sorted(pairs):
+                for mine, other in ((p, q), (q, p)):
+                    if mine in tracklet_day and other not in tracklet_day and (target := owner(other)) is not None:
+                        if into is None:
+                            forbidden[tracklet_day[mine]].add(target)
+                        elif target in entities:
+                            into.append((tracklet_day[mine], target))
+        pins = sorted({(a, b) for a in daily if (b := _root(together, a)) != a})
+        used: set[str] = set()
+        for daily_id, entity_id in sorted(pinned):
+            root = _root(together, daily_id)
+            if root not in used and entity_id not in used and entity_id not in forbidden[daily_id]:
+                pins.append((daily_id, entity_id))
+                used |= {root, entity_id}
+        return cls(together, forbidden, pins)
+
+
+def _grouped_entities(
+    date: str,
+    groups: Sequence[Collection[str]],
+    daily: Mapping[str, Row],
+    entities: Mapping[str, EntityState],
+    review: Sequence[Edge],
+) -> tuple[dict[str, EntityState], list[Row]]:
+    """The global entities each group makes or changes, and the day's tracklet memberships."""
+    flagged = {n for edge in review for n in (edge.a, edge.b)}
     changed: dict[str, EntityState] = {}
     members: list[Row] = []
-    for group in result.groups:
+    for group in groups:
         joined: list[Row] = sorted(
             (daily[n] for n in group if n in daily), key=lambda r: (r["first_seen"], r["daily_entity_id"])
         )
@@ -265,13 +319,12 @@ def link_day(
             for m in joined
             for t in m["tracklet_ids"]
         )
-    for edge in result.review:  # an existing entity flagged for review is changed too
+    for edge in review:  # an existing entity flagged for review is changed too
         if edge.b not in changed:
             state = copy.deepcopy(entities[edge.b])
             state.needs_review = True
             changed[edge.b] = state
-    review = [_review_row(edge, date, entities) for edge in result.review]
-    return DayLinks(changed, members, review, result.merged_edges, len(edges))
+    return changed, members
 
 
 def _root(parent: dict[str, str], node: str) -> str:
