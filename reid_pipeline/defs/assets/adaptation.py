@@ -10,7 +10,7 @@ from reid_pipeline.defs.resources import IdentityResource, StorageResource
 from reid_pipeline.lib.adaptation.head import HeadSpec
 from reid_pipeline.lib.adaptation.plots import loss_markdown
 from reid_pipeline.lib.adaptation.site import SiteAdaptation, fit_site_adaptation, load_current, set_current
-from reid_pipeline.lib.adaptation.window import crops_of_days, window_days
+from reid_pipeline.lib.adaptation.window import WindowCrops, crops_of_days, window_days
 from reid_pipeline.lib.storage.parquet import local_folder
 
 
@@ -81,6 +81,13 @@ def site_adapter(
     set_current(adapter_folder(storage), adaptation)
     path = adapter_folder(storage) / f"{adaptation.adapter_id}.npz"
     context.log.info(f"site adapter {adaptation.adapter_id} from {len(window.crop_ids)} crops of {', '.join(days)}")
+    return dg.MaterializeResult(metadata=_adapter_metadata(adaptation, window, days, seconds, path))  # type: ignore[arg-type]
+
+
+def _adapter_metadata(
+    adaptation: SiteAdaptation, window: WindowCrops, days: tuple[str, ...], seconds: float, path: Path
+) -> dict[str, object]:
+    """What the UI shows of an adapter: its window, the vectors it learned from and, for a head, the loss curve."""
     metadata: dict[str, object] = {
         "adapter_id": adaptation.adapter_id,
         "adaptation": adaptation.kind,
@@ -88,7 +95,7 @@ def site_adapter(
         "training_window": ", ".join(days),
         "cameras": ", ".join(sorted(set(window.cameras))),
         "crops": len(window.crop_ids),
-        "tracklets": len({t for t in window.tracklets}),
+        "tracklets": len(set(window.tracklets)),
         "training_vectors": dg.MetadataValue.json(window.crop_ids[:200]),
         "seconds": round(seconds, 2),
         "file": dg.MetadataValue.path(str(path)),
@@ -102,4 +109,4 @@ def site_adapter(
             "loss_last": head.losses[-1],
             "loss_curve": dg.MetadataValue.md(loss_markdown(list(head.losses))),
         }
-    return dg.MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
+    return metadata
