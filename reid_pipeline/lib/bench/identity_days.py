@@ -101,29 +101,13 @@ def bench_identity_days(
         store = IdentityStore(folder, ann_min_rows, UpkeepPolicy(enabled=upkeep, version_grace_s=60))
         for day in range(days):
             table, owner = synthetic_day(day, per_day, looks, rng)
-            date = table.column("date")[0].as_py()
             truth.update(zip(table.column("tracklet_id").to_pylist(), owner, strict=True))
-            started = time.perf_counter()
-            store.write_day("appearances", table.schema, "tracklet_id", date, table)
-            rows = store.arrow("appearances", f"date = {quoted(date)}")
-            assert rows is not None
-            result = cluster_day(date, rows, params, CorrectionSet())
-            store.write_daily_entities(date, result.table, dims)
-            store.write_review("tracklet", date, result.review)
-            daily = time.perf_counter() - started
-            report = relink(store, params, CorrectionSet())
-            total = time.perf_counter() - started
-            timings.append(
-                {
-                    "day": day + 1,
-                    "daily_s": round(daily, 3),
-                    "link_s": round(total - daily, 3),
-                    "total_s": round(total, 3),
-                    "mode": report.mode,
-                }
-            )
+            timings.append({"day": day + 1, **_night(store, table, params, dims)})
             if progress:
-                progress(f"day {day + 1}: {total:.2f} s (daily {daily:.2f}, link {total - daily:.2f}, {report.mode})")
+                t = timings[-1]
+                progress(
+                    f"day {day + 1}: {t['total_s']:.2f} s (daily {t['daily_s']:.2f}, link {t['link_s']:.2f}, {t['mode']})"
+                )
         latency = filtered_query_latency(store, (FIRST_DAY + timedelta(days=days // 2)).isoformat())
         members = store.rows("entity_members", columns=["tracklet_id", "entity_id"])
         entities = store.table("entities").count_rows()
@@ -149,6 +133,28 @@ def bench_identity_days(
         "pairwise_f1": round(pairwise_f1(list(groups.values()), truth), 4),
         "filtered_query_ms": latency,
         "all_days": timings,
+    }
+
+
+def _night(store: IdentityStore, table: pa.Table, params: MatchParams, dims: int) -> dict[str, Any]:
+    """One night of the identity job on ``table`` (a day of appearances), timed: the day's own clustering, then
+    the global link."""
+    date = table.column("date")[0].as_py()
+    started = time.perf_counter()
+    store.write_day("appearances", table.schema, "tracklet_id", date, table)
+    rows = store.arrow("appearances", f"date = {quoted(date)}")
+    assert rows is not None
+    result = cluster_day(date, rows, params, CorrectionSet())
+    store.write_daily_entities(date, result.table, dims)
+    store.write_review("tracklet", date, result.review)
+    daily = time.perf_counter() - started
+    report = relink(store, params, CorrectionSet())
+    total = time.perf_counter() - started
+    return {
+        "daily_s": round(daily, 3),
+        "link_s": round(total - daily, 3),
+        "total_s": round(total, 3),
+        "mode": report.mode,
     }
 
 
