@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -55,3 +57,52 @@ def test_mark_best_picks_top_k_usable_per_tracklet() -> None:
     ranks = {c["crop_id"]: c["best_rank"] for c in crops}
     assert ranks == {"a1": None, "a2": 1, "a3": 2, "a4": 3, "b1": None}
     assert [c["is_best"] for c in crops] == [False, True, True, True, False]
+
+
+def test_crops_are_written_a_chunk_at_a_time_and_the_best_are_marked_across_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tracklet's crops fall in several chunks; its best K are still chosen among all of them."""
+    import cv2
+    import pyarrow as pa
+
+    from reid_pipeline.lib.crops import cropping
+    from reid_pipeline.lib.storage.schemas import CROPS
+    from reid_pipeline.settings import CropSettings
+
+    rng = np.random.default_rng(0)
+    still = (rng.random((240, 320, 3)) * 255).astype(np.uint8)
+    (tmp_path / "cam").mkdir()
+    cv2.imwrite(str(tmp_path / "cam" / "still.png"), still)
+    sizes = [40, 90, 60, 120, 50, 100, 70]  # bigger boxes score higher
+    detections = pa.Table.from_pylist(
+        [
+            {
+                "detection_id": f"d{i}",
+                "date": "2024-05-01",
+                "camera_id": "cam",
+                "file_id": "f1",
+                "path": "cam/still.png",
+                "frame_index": 0,
+                "timestamp": i,
+                "bbox": [10.0, 10.0, 10.0 + side / 2, 10.0 + side],
+                "score": 0.9,
+                "tracklet_id": "t1" if i % 2 == 0 else "t2",
+                "entity_type": "person",
+            }
+            for i, side in enumerate(sizes)
+        ]
+    )
+    monkeypatch.setattr(cropping, "CHUNK_ROWS", 2)
+    chunks: list[pa.Table] = []
+    summary = cropping.write_crops(
+        detections, [{"file_id": "f1", "kind": "image"}], tmp_path, CropSettings(best_k=2, min_size=40), chunks.append
+    )
+
+    assert [c.num_rows for c in chunks] == [2, 2, 2, 1], "never more than a chunk at a time"
+    crops = pa.concat_tables(chunks)
+    assert crops.schema.names == CROPS.names and crops.num_rows == summary.crops == len(sizes)
+    best = {(r["tracklet_id"], r["best_rank"]): r["crop_id"] for r in crops.to_pylist() if r["is_best"]}
+    # min_size 40: boxes under 57 px tall score 0, the rest rise with size
+    assert best == {("t1", 1): "d6", ("t1", 2): "d2", ("t2", 1): "d3", ("t2", 2): "d5"}
+    assert summary.best == 4 and summary.tracklets_with_best == 2

@@ -38,3 +38,22 @@ def test_hive_layout_is_readable_by_duckdb_and_polars(tmp_path: Path) -> None:
     assert rows == [("a", 3), ("b", 3)]
     frame = pl.scan_parquet(glob, hive_partitioning=True).collect()
     assert sorted(frame["date"].cast(pl.Utf8).to_list()) == ["2024-05-01", "2024-05-01", "2024-05-02"]
+
+
+def test_a_streamed_partition_replaces_the_old_file_only_when_whole(tmp_path: Path) -> None:
+    store = ParquetStore(str(tmp_path))
+    part = {"date": "2024-05-01", "camera": "cam1"}
+    schema = pa.schema([("x", pa.int64())])
+    store.write("crops", part, pa.table({"x": [1, 2, 3]}))
+
+    with pytest.raises(RuntimeError, match="decoder died"), store.stream("crops", part, schema) as sink:
+        sink(pa.table({"x": [7, 8]}))
+        raise RuntimeError("decoder died")
+    assert store.read("crops", part).column("x").to_pylist() == [1, 2, 3], "the old file stays whole"
+
+    with store.stream("crops", part, schema) as sink:
+        for start in range(0, 10, 4):
+            sink(pa.RecordBatch.from_pydict({"x": list(range(start, min(start + 4, 10)))}, schema=schema))
+    assert store.read("crops", part).column("x").to_pylist() == list(range(10))
+    folder = Path(store.partition_file("crops", part)).parent
+    assert [p.name for p in folder.iterdir()] == ["part-0.parquet"], "no staging files left behind"

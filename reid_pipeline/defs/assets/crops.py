@@ -2,14 +2,13 @@
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.compute as pc
 from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.assets.preview import table_preview
 from reid_pipeline.defs.io_manager import BEST_CROPS
-from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
+from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days, split_camera_day
 from reid_pipeline.defs.resources import CropResource, StorageResource
-from reid_pipeline.lib.crops.cropping import crop_table
+from reid_pipeline.lib.crops.cropping import write_crops
 from reid_pipeline.lib.crops.tracklets import TrackletRow, summarise_tracklets
 from reid_pipeline.lib.storage.rows import table_of
 from reid_pipeline.lib.storage.schemas import CROPS
@@ -28,25 +27,37 @@ def crops(
     footage_manifest: pa.Table,
     storage: StorageResource,
     crops_settings: CropResource,
-) -> dg.Output[pa.Table]:
+) -> dg.MaterializeResult:
     """Each detection cut out as a JPEG, with a quality score from size, sharpness, border truncation
     and detector score. The best K crops of each tracklet are marked (``is_best``, ``best_rank``):
     they are what gets embedded and described downstream.
+
+    Written to Parquet a chunk at a time as they are cut (a day of JPEGs is never held in memory); the
+    file replaces the partition's old one only once every crop is written.
     """
-    table = crop_table(
-        detections, footage_manifest.to_pylist(), storage.raw_folder, crops_settings.spec(), context.log.warning
-    )
-    best_rank = table.column("best_rank")
-    return dg.Output(
-        table,
+    day, camera = split_camera_day(context.partition_key)
+    partition = {"date": day, "camera": camera}
+    store = storage.parquet()
+    with store.stream("crops", partition, CROPS) as sink:
+        summary = write_crops(
+            detections,
+            footage_manifest.to_pylist(),
+            storage.raw_folder,
+            crops_settings.spec(),
+            sink,
+            context.log.warning,
+        )
+    return dg.MaterializeResult(
         metadata={
-            "crops": table.num_rows,
-            "best_crops": pc.sum(table.column("is_best")).as_py() or 0,
-            "too_small_or_blank": pc.sum(pc.equal(table.column("quality"), 0)).as_py() or 0,
-            "jpeg_megabytes": round((pc.sum(pc.binary_length(table.column("jpeg"))).as_py() or 0) / 1e6, 2),
-            "preview": table_preview(table),
+            "path": dg.MetadataValue.path(store.partition_file("crops", partition)),
+            "rows": summary.crops,
+            "crops": summary.crops,
+            "best_crops": summary.best,
+            "too_small_or_blank": summary.too_small_or_blank,
+            "jpeg_megabytes": round(summary.jpeg_bytes / 1e6, 2),
+            "preview": table_preview(summary.head if summary.head is not None else CROPS.empty_table()),
             # Counts and ids only: Dagster's event log cannot forget one person, so no picture goes into it.
-            "tracklets_with_best_crop": pc.sum(pc.equal(best_rank, 1)).as_py() or 0,
+            "tracklets_with_best_crop": summary.tracklets_with_best,
         },
     )
 

@@ -13,14 +13,17 @@ Quality (0..1) multiplies four factors, each explainable on its own:
 from __future__ import annotations
 
 import math
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from reid_pipeline.lib.footage.sampling import Frame, read_frames, read_image
 from reid_pipeline.lib.storage.schemas import CROPS, Row
@@ -66,6 +69,77 @@ def _frames_for(path: Path, kind: str, indices: set[int]) -> Iterator[Frame]:
 
 
 CHUNK_ROWS = 2048  # crop rows held as Python objects before they become Arrow (memory per chunk, not per day)
+UNMARKED = pa.schema([f for f in CROPS if f.name not in ("is_best", "best_rank")])
+
+
+@dataclass
+class CropSummary:
+    """What a camera-day's crops came to, counted while they were written (for the asset's metadata)."""
+
+    crops: int = 0
+    best: int = 0
+    too_small_or_blank: int = 0
+    jpeg_bytes: int = 0
+    tracklets_with_best: int = 0
+    head: pa.Table | None = None  # the first rows written, for a preview
+
+    def add(self, batch: pa.Table) -> None:
+        self.crops += batch.num_rows
+        self.best += pc.sum(batch.column("is_best")).as_py() or 0
+        self.too_small_or_blank += pc.sum(pc.equal(batch.column("quality"), 0)).as_py() or 0
+        self.jpeg_bytes += pc.sum(pc.binary_length(batch.column("jpeg"))).as_py() or 0
+        self.tracklets_with_best += pc.sum(pc.equal(batch.column("best_rank"), 1)).as_py() or 0
+        if self.head is None and batch.num_rows:
+            self.head = batch.slice(0, 10)
+
+
+def write_crops(
+    detections: pa.Table,
+    manifest: list[Row],
+    raw_root: Path,
+    settings: CropSettings,
+    sink: Callable[[pa.Table], None],
+    log: Callable[[str], None] = lambda _msg: None,
+) -> CropSummary:
+    """Cut one crop per detection (JPEG bytes and quality, the ``CROPS`` schema), mark the best K per tracklet,
+    and hand them to ``sink`` a chunk at a time.
+
+    The best crops of a tracklet are known only once all its crops are scored, and a tracklet spans the
+    day. So the crops are cut once, a file, a frame and a chunk at a time, into a local spill file while only
+    their ids and qualities stay in memory; then the spill is read back a chunk at a time, marked, and
+    passed on. Memory holds one decoded frame and one chunk of JPEGs, however long the day.
+    """
+    summary = CropSummary()
+    with tempfile.TemporaryDirectory(prefix="reid-crops-") as folder:
+        spill = Path(folder) / "unmarked.parquet"
+        ids: list[str] = []
+        tracklets: list[str] = []
+        qualities: list[float] = []
+        with pq.ParquetWriter(spill, UNMARKED) as writer:
+            for batch in _unmarked_batches(detections, manifest, raw_root, settings, log):
+                writer.write_batch(batch)
+                ids += batch.column("crop_id").to_pylist()
+                tracklets += batch.column("tracklet_id").to_pylist()
+                qualities += batch.column("quality").to_pylist()
+        marks: list[Row] = [
+            {"crop_id": c, "tracklet_id": t, "quality": q} for c, t, q in zip(ids, tracklets, qualities, strict=True)
+        ]
+        mark_best(marks, settings.best_k)
+        at = UNMARKED.get_field_index("jpeg")
+        done = 0
+        for batch in pq.ParquetFile(spill).iter_batches(batch_size=CHUNK_ROWS):
+            chunk = marks[done : done + batch.num_rows]
+            done += batch.num_rows
+            table = pa.Table.from_batches([batch], schema=UNMARKED)
+            table = table.add_column(
+                at, CROPS.field("best_rank"), pa.array([m["best_rank"] for m in chunk], pa.int32())
+            )
+            table = table.add_column(at, CROPS.field("is_best"), pa.array([m["is_best"] for m in chunk], pa.bool_()))
+            if not settings.store_all:
+                table = table.filter(table.column("is_best"))
+            summary.add(table)
+            sink(table)
+    return summary
 
 
 def crop_table(
@@ -75,15 +149,22 @@ def crop_table(
     settings: CropSettings,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> pa.Table:
-    """One crop row per detection (JPEG bytes and quality) in the ``CROPS`` schema, best K per tracklet marked.
+    """:func:`write_crops` collected into one table (for callers that want the crops in memory)."""
+    parts: list[pa.Table] = []
+    write_crops(detections, manifest, raw_root, settings, parts.append, log)
+    return pa.concat_tables(parts) if parts else CROPS.empty_table()
 
-    A camera-day's crops are built a file, a frame and a chunk of rows at a time: memory holds one decoded
-    frame, one file's detections as Python rows, and the crops as compact Arrow columns.
-    """
+
+def _unmarked_batches(
+    detections: pa.Table,
+    manifest: list[Row],
+    raw_root: Path,
+    settings: CropSettings,
+    log: Callable[[str], None],
+) -> Iterator[pa.RecordBatch]:
+    """The crops of a camera-day's detections, file by file, in batches of ``CHUNK_ROWS``, not yet marked."""
     kinds = {str(row["file_id"]): str(row["kind"]) for row in manifest}
-    unmarked = pa.schema([f for f in CROPS if f.name not in ("is_best", "best_rank")])
     encode = [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality]
-    batches: list[pa.RecordBatch] = []
     pending: list[Row] = []
     file_ids = detections.column("file_id")
     for file_id in dict.fromkeys(file_ids.to_pylist()):  # files in the order detection met them
@@ -94,29 +175,12 @@ def crop_table(
             pending.append(crop)
             cut += 1
             if len(pending) == CHUNK_ROWS:
-                batches.append(pa.RecordBatch.from_pylist(pending, schema=unmarked))
+                yield pa.RecordBatch.from_pylist(pending, schema=UNMARKED)
                 pending = []
         if len(dets) > cut:  # frames gone since detection ran, or a crop that could not be encoded
             log(f"{path}: {len(dets) - cut} detections had no frame to crop from; re-run detections for this partition")
     if pending:
-        batches.append(pa.RecordBatch.from_pylist(pending, schema=unmarked))
-    table = pa.Table.from_batches(batches, schema=unmarked)
-    marks: list[Row] = [
-        {"crop_id": c, "tracklet_id": t, "quality": q}
-        for c, t, q in zip(
-            table.column("crop_id").to_pylist(),
-            table.column("tracklet_id").to_pylist(),
-            table.column("quality").to_pylist(),
-            strict=True,
-        )
-    ]
-    mark_best(marks, settings.best_k)
-    at = unmarked.get_field_index("jpeg")
-    table = table.add_column(at, CROPS.field("best_rank"), pa.array([m["best_rank"] for m in marks], pa.int32()))
-    table = table.add_column(at, CROPS.field("is_best"), pa.array([m["is_best"] for m in marks], pa.bool_()))
-    if not settings.store_all:
-        table = table.filter(table.column("is_best"))
-    return table
+        yield pa.RecordBatch.from_pylist(pending, schema=UNMARKED)
 
 
 def cut_crops(

@@ -9,7 +9,8 @@ a crash mid-write never leaves half a file behind.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pyarrow as pa
@@ -87,6 +88,33 @@ class ParquetStore:
             pq.write_table(table, sink, compression="zstd", row_group_size=ROW_GROUP_ROWS)
         self.fs.move(staging, target)
         return target
+
+    @contextmanager
+    def stream(
+        self, asset: str, partition: Mapping[str, str], schema: pa.Schema
+    ) -> Iterator[Callable[[pa.RecordBatch | pa.Table], None]]:
+        """Replace the partition's file with what is written, a batch at a time, through the yielded function.
+
+        Memory holds one batch, not the partition. Like :meth:`write`, the file is written aside and moved
+        over the old one only when the block ends without an error; on an error the old file stays whole.
+        """
+        target = self.partition_file(asset, partition)
+        folder = target.rsplit("/", 1)[0]
+        self.fs.create_dir(folder, recursive=True)
+        staging = f"{folder}/.{uuid.uuid4().hex}.tmp"
+        try:
+            with self.fs.open_output_stream(staging) as sink, pq.ParquetWriter(sink, schema, compression="zstd") as out:
+
+                def write(batch: pa.RecordBatch | pa.Table) -> None:
+                    table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch], schema=schema)
+                    out.write_table(table.cast(schema), row_group_size=ROW_GROUP_ROWS)
+
+                yield write
+        except BaseException:
+            with suppress(OSError):  # the staging file may never have been opened
+                self.fs.delete_file(staging)
+            raise
+        self.fs.move(staging, target)
 
     def exists(self, asset: str, partition: Mapping[str, str]) -> bool:
         info = self.fs.get_file_info(self.partition_file(asset, partition))
