@@ -9,7 +9,7 @@ from reid_pipeline.defs.io_manager import BEST_CROPS
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days, split_camera_day
 from reid_pipeline.defs.resources import CropResource, StorageResource
 from reid_pipeline.lib.crops.cropping import write_crops
-from reid_pipeline.lib.crops.tracklets import TrackletRow, summarise_tracklets
+from reid_pipeline.lib.crops.tracklets import TRACKLET_DETECTION_COLUMNS, TrackletRow, summarise_tracklets
 from reid_pipeline.lib.storage.rows import table_of
 from reid_pipeline.lib.storage.schemas import CROPS
 
@@ -68,8 +68,12 @@ def crops(
     group_name="footage",
     kinds={"parquet"},
     code_version="1",
-    # The best crops' ids and qualities; no picture is read.
-    ins={"crops": dg.AssetIn(metadata={**BEST_CROPS, "columns": [f.name for f in CROPS if f.name != "jpeg"]})},
+    ins={
+        # Only what a tracklet's summary needs of its detections (a day of boxes and paths is not read).
+        "detections": dg.AssetIn(metadata={"columns": TRACKLET_DETECTION_COLUMNS}),
+        # The best crops' ids and qualities; no picture is read.
+        "crops": dg.AssetIn(metadata={**BEST_CROPS, "columns": [f.name for f in CROPS if f.name != "jpeg"]}),
+    },
 )
 def tracklets(detections: pa.Table, crops: pa.Table) -> dg.Output[pa.Table]:
     """One row per tracklet: camera, time span, number of detections, mean score and its best crops.

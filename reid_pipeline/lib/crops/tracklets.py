@@ -13,6 +13,18 @@ import pyarrow as pa
 from reid_pipeline.lib.storage.rows import TableRow
 from reid_pipeline.lib.storage.schemas import TRACKLETS, Row
 
+# The detection columns a tracklet's summary reads.
+TRACKLET_DETECTION_COLUMNS = [
+    "tracklet_id",
+    "date",
+    "camera_id",
+    "track_id",
+    "entity_type",
+    "file_id",
+    "timestamp",
+    "score",
+]
+
 
 @dataclass(frozen=True)
 class TrackletRow(TableRow):
