@@ -83,22 +83,8 @@ def cluster_indices(
     ``conflict(members_a, members_b)`` says two groups can never be one entity. Edges are sorted once
     in numpy and merged with a union-find over plain lists: a million nodes take seconds, not minutes.
     """
-    parent = list(range(n))
-    members: dict[int, list[int]] = {i: [i] for i in range(n)}
-
-    def find(node: int) -> int:
-        root = node
-        while parent[root] != root:
-            root = parent[root]
-        while parent[node] != root:
-            parent[node], node = root, parent[node]
-        return root
-
-    def union(ra: int, rb: int) -> None:
-        keep, drop = (ra, rb) if ra < rb else (rb, ra)
-        parent[drop] = keep
-        members[keep].extend(members.pop(drop))
-
+    groups = _Groups(n)
+    find, union, members = groups.find, groups.union, groups.members
     for x, y in sorted(must_link):
         rx, ry = find(x), find(y)
         if rx != ry:
@@ -127,8 +113,29 @@ def cluster_indices(
         ra, rb = find(a_list[edge]), find(b_list[edge])
         if ra != rb and not conflict(members[ra], members[rb]):
             review.append(edge)
-    groups = sorted(sorted(group) for group in members.values())
-    return IndexClusters(groups, review, merged, refused)
+    return IndexClusters(sorted(sorted(group) for group in members.values()), review, merged, refused)
+
+
+class _Groups:
+    """Union-find over nodes ``0..n-1`` on plain lists, with each root's members (for the conflict test)."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+        self.members: dict[int, list[int]] = {i: [i] for i in range(n)}
+
+    def find(self, node: int) -> int:
+        parent = self.parent
+        root = node
+        while parent[root] != root:
+            root = parent[root]
+        while parent[node] != root:
+            parent[node], node = root, parent[node]
+        return root
+
+    def union(self, ra: int, rb: int) -> None:
+        keep, drop = (ra, rb) if ra < rb else (rb, ra)
+        self.parent[drop] = keep
+        self.members[keep].extend(self.members.pop(drop))
 
 
 @dataclass(frozen=True)
