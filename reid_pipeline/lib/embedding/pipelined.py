@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from reid_pipeline.lib.embedding.batching import AdaptiveBatcher
 from reid_pipeline.lib.embedding.images import decode_jpeg
 from reid_pipeline.lib.embedding.types import Embedder
 from reid_pipeline.lib.footage.sampling import batched, prefetch
+from reid_pipeline.lib.runtime.cpu import usable_cores
 
 
 @dataclass
@@ -33,12 +33,6 @@ def release_cached_memory() -> None:
 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity, e.g. under ``taskset`` or a container's cpuset)."""
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 @contextmanager
