@@ -5,7 +5,6 @@ import pyarrow as pa
 from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.assets.preview import table_preview
-from reid_pipeline.defs.io_manager import BEST_CROPS
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days, split_camera_day
 from reid_pipeline.defs.resources import DescriberResource, EmbedderResource, StorageResource
 from reid_pipeline.lib.attributes.run import describe_tracklets
@@ -19,7 +18,11 @@ from reid_pipeline.lib.storage.schemas import ATTRIBUTES
     kinds={"parquet", "pytorch"},
     pool="gpu",
     code_version="1",
-    ins={"crops": dg.AssetIn(metadata=BEST_CROPS)},  # described from each tracklet's best crop
+    ins={
+        # Described from each tracklet's best crop and its pooled vector: the rest of its K crops is not read.
+        "crops": dg.AssetIn(metadata={"filters": [("best_rank", "=", 1)]}),
+        "embeddings": dg.AssetIn(metadata={"filters": [("kind", "=", "tracklet")]}),
+    },
 )
 def attributes(
     context: AssetExecutionContext,
