@@ -9,6 +9,7 @@ feeds the same clustering, only for sizes where that fits.
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -97,14 +98,21 @@ def synthetic_table(n: int, dims: int, seed: int = 0, per_identity: int = 5) -> 
         vectors[lo:hi] = block / np.linalg.norm(block, axis=1, keepdims=True)
     start_us = int(datetime(2024, 5, 1, tzinfo=UTC).timestamp() * 1e6)
     offsets = (rng.uniform(0, 86_000, size=n) * 1e6).astype(np.int64) + start_us
-    cameras = [CAMERAS[i % 4] for i in range(n)]
+    tracklets = [f"{DATE}/{CAMERAS[i % 4]}/{i:07d}" for i in range(n)]
+    return appearances_table(tracklets, DATE, offsets, vectors), owner
+
+
+def appearances_table(tracklets: list[str], date: str, starts_us: np.ndarray, vectors: np.ndarray) -> pa.Table:
+    """A day of synthetic appearances (persons, 4 s each, cameras taken from the ids ``<date>/<camera>/<n>``)
+    in the ``appearances`` schema, built column by column."""
+    n, dims = vectors.shape
     columns = {
-        "tracklet_id": pa.array([f"{DATE}/{cameras[i]}/{i:07d}" for i in range(n)]),
-        "date": pa.array([DATE] * n),
-        "camera_id": pa.array(cameras),
+        "tracklet_id": pa.array(tracklets),
+        "date": pa.array([date] * n),
+        "camera_id": pa.array([t.split("/")[1] for t in tracklets]),
         "entity_type": pa.array(["person"] * n),
-        "start_time": pa.array(offsets).cast(TIMESTAMP),
-        "end_time": pa.array(offsets + 4_000_000).cast(TIMESTAMP),
+        "start_time": pa.array(starts_us).cast(TIMESTAMP),
+        "end_time": pa.array(starts_us + 4_000_000).cast(TIMESTAMP),
         "n_detections": pa.array(np.full(n, 4, dtype=np.int64)),
         "best_crop_id": pa.array([f"c{i}" for i in range(n)]),
         "quality": pa.array(np.full(n, 0.8, dtype=np.float32)),
@@ -117,7 +125,17 @@ def synthetic_table(n: int, dims: int, seed: int = 0, per_identity: int = 5) -> 
         "adapter_id": pa.array(["none"] * n),
         "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dims),
     }
-    return pa.table(columns).cast(appearances_schema(dims)), owner
+    return pa.table(columns).cast(appearances_schema(dims))
+
+
+def median_query_ms(table: Any, where: str, repeats: int) -> float:
+    """Median milliseconds of a filtered read of tracklet ids, as the pipeline makes them."""
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        table.search().where(where).select(["tracklet_id"]).limit(100_000).to_arrow()
+        seconds.append(time.perf_counter() - started)
+    return round(statistics.median(seconds) * 1000, 2)
 
 
 def knn_arm(n: int, dims: int, params: MatchParams, ann_min_rows: int) -> dict[str, Any]:

@@ -24,13 +24,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from reid_pipeline.lib.bench.identities import CAMERAS, pairwise_f1
+from reid_pipeline.lib.bench.identities import CAMERAS, appearances_table, median_query_ms, pairwise_f1
 from reid_pipeline.lib.identity.corrections import CorrectionSet
 from reid_pipeline.lib.identity.daily import cluster_day
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.relink import relink
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
-from reid_pipeline.lib.identity.tables import TIMESTAMP, appearances_schema
 from reid_pipeline.lib.storage.lance import UpkeepPolicy
 
 FIRST_DAY = Date(2024, 1, 1)
@@ -53,29 +52,8 @@ def synthetic_day(day: int, per_day: int, looks: np.ndarray, rng: np.random.Gene
     base = rng.uniform(0, 18 * 3600, size=present.size)
     seconds = np.repeat(base, PER_IDENTITY) + np.tile(np.arange(PER_IDENTITY) * 3600.0, present.size)
     starts = (seconds * 1e6).astype(np.int64) + midnight
-    cameras = [CAMERAS[i % len(CAMERAS)] for i in range(n)]
-    table = pa.table(
-        {
-            "tracklet_id": pa.array([f"{date}/{cameras[i]}/{i:06d}" for i in range(n)]),
-            "date": pa.array([date] * n),
-            "camera_id": pa.array(cameras),
-            "entity_type": pa.array(["person"] * n),
-            "start_time": pa.array(starts).cast(TIMESTAMP),
-            "end_time": pa.array(starts + 4_000_000).cast(TIMESTAMP),
-            "n_detections": pa.array(np.full(n, 4, dtype=np.int64)),
-            "best_crop_id": pa.array([f"c{i}" for i in range(n)]),
-            "quality": pa.array(np.full(n, 0.8, dtype=np.float32)),
-            "summary": pa.nulls(n, pa.string()),
-            "attributes": pa.nulls(n, pa.string()),
-            "flat_attributes": pa.nulls(n, pa.string()),
-            "thumbnail": pa.array([b""] * n, type=pa.binary()),
-            "backend": pa.array(["bench"] * n),
-            "model": pa.array(["synthetic"] * n),
-            "adapter_id": pa.array(["none"] * n),
-            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dims),
-        }
-    )
-    return table.cast(appearances_schema(dims)), owner.tolist()
+    tracklets = [f"{date}/{CAMERAS[i % len(CAMERAS)]}/{i:06d}" for i in range(n)]
+    return appearances_table(tracklets, date, starts, vectors), owner.tolist()
 
 
 def bench_identity_days(
@@ -171,13 +149,4 @@ def filtered_query_latency(store: IdentityStore, date: str, repeats: int = 20) -
         "appearances by date": ("appearances", f"date = {quoted(date)}"),
         "members by entity": ("entity_members", f"entity_id = {quoted(entity)}"),
     }
-    out = {}
-    for label, (name, where) in queries.items():
-        table = store.table(name)
-        seconds = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            table.search().where(where).select(["tracklet_id"]).limit(100_000).to_arrow()
-            seconds.append(time.perf_counter() - started)
-        out[label] = round(statistics.median(seconds) * 1000, 2)
-    return out
+    return {label: median_query_ms(store.table(name), where, repeats) for label, (name, where) in queries.items()}

@@ -9,7 +9,6 @@ pipeline makes is measured on both tables.
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from datetime import timedelta
@@ -17,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from reid_pipeline.lib.bench.identities import median_query_ms
 from reid_pipeline.lib.bench.identity_days import FIRST_DAY, synthetic_day
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
 from reid_pipeline.lib.storage.lance import UpkeepPolicy
@@ -41,14 +41,7 @@ def grown_table_latency(days: int, per_day: int, upkeep: bool, dims: int = 64, r
             "one tracklet (tracklet_id = ...)": f"tracklet_id = {quoted(tracklet)}",
             "one camera on one day": f"date = {quoted(middle)} AND camera_id = 'gate'",
         }
-        latency = {}
-        for label, where in queries.items():
-            seconds = []
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                table.search().where(where).select(["tracklet_id"]).limit(100_000).to_arrow()
-                seconds.append(time.perf_counter() - t0)
-            latency[label] = round(statistics.median(seconds) * 1000, 2)
+        latency = {label: median_query_ms(table, where, repeats) for label, where in queries.items()}
         unindexed = max(int(i.num_unindexed_rows or 0) for i in table.list_indices())
         return {
             "upkeep": upkeep,
