@@ -64,7 +64,7 @@ def build_offline_detector(spec: DetectionSettings, name: str) -> Detector:
         scores: dict[str, float] = {
             etype: spec.ssd_min_scores.get(etype, spec.confidence) for etype in spec.entity_types
         }
-        return SsdDetector(scores, graph=spec.ssd_graph, config=spec.ssd_config)
+        return SsdDetector(scores, graph=spec.ssd_graph, config=spec.ssd_config, runtime=spec.ssd_runtime)
     if name == "hog":
         if "person" not in spec.entity_types:
             raise ValueError("the HOG detector finds persons only, and detection.entity_types leaves them out")

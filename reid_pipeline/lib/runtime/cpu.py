@@ -24,3 +24,12 @@ def opencv_on_all_cores() -> None:
     cores = usable_cores()
     if cv2.getNumThreads() != cores:
         cv2.setNumThreads(cores)
+
+
+def torch_on_all_cores() -> None:
+    """Give PyTorch's intra-op pool every usable core (the embedder narrows it while it runs, then restores it)."""
+    import torch
+
+    cores = usable_cores()
+    if torch.get_num_threads() != cores:
+        torch.set_num_threads(cores)
