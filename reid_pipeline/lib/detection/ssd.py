@@ -124,7 +124,9 @@ class SsdDetector:
         if self._runner is None:
             wanted = {ENTITY_TYPE_OF[coco] for coco in TF_TO_COCO80.values()} & set(self.min_scores)
             classes = [tf for tf, coco in TF_TO_COCO80.items() if ENTITY_TYPE_OF[coco] in wanted]
-            self._runner = SsdRunner(self.net, self.input_size, classes)
+            # OpenCV's network was only the weights' reader: freeing it returns its layer buffers.
+            net, self._net = self.net, None
+            self._runner = SsdRunner(net, self.input_size, classes)
         return self._runner
 
     def detect(self, frames: list[np.ndarray]) -> list[Detections]:
