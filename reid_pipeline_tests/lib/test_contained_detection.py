@@ -83,12 +83,12 @@ def test_a_segfault_on_one_file_is_that_files_error_and_the_others_are_detected(
 
     crash = run.reports[f"{DAY}/with_crash/08-05-00.mp4"]
     assert crash.error is not None and "SIGSEGV" in crash.error and "08-05-00.mp4" in crash.error
-    found = _by_file(run.rows)
+    found = _by_file(run.table.to_pylist())
     assert set(found) == {"08-00-00.mp4", "08-10-00.mp4"}
     strip = {name: [(f, b) for _, f, b in rows] for name, rows in found.items()}
-    assert strip == {name: [(f, b) for _, f, b in rows] for name, rows in _by_file(alone.rows).items()}
-    assert [r["track_id"] for r in run.rows] == [r["track_id"] for r in alone.rows]  # no track numbers lost
-    outcomes = {Path(o["path"]).name: o for o in file_outcomes(manifest, run.rows, run.reports)}
+    assert strip == {name: [(f, b) for _, f, b in rows] for name, rows in _by_file(alone.table.to_pylist()).items()}
+    assert run.table["track_id"].to_pylist() == alone.table["track_id"].to_pylist()  # no track numbers lost
+    outcomes = {Path(o["path"]).name: o for o in file_outcomes(manifest, run.table, run.reports)}
     assert outcomes["08-05-00.mp4"]["status"] == "error" and outcomes["08-05-00.mp4"]["detections"] == 0
     assert outcomes["08-00-00.mp4"]["status"] == "ok" and outcomes["08-00-00.mp4"]["detections"] > 0
 
@@ -103,8 +103,8 @@ def test_frames_below_the_detectors_minimum_never_reach_it(tmp_path: Path, vtest
     tiny = run.reports[f"{DAY}/gate/08-05-00.mp4"]
     assert tiny.stats.sampled > 0 and tiny.stats.too_small == tiny.stats.sampled and tiny.stats.detected == 0
     assert "96x64 px are smaller than the opencv-hog detector takes" in " ".join(tiny.stats.errors)
-    assert {Path(str(r["path"])).name for r in run.rows} == {"08-00-00.mp4"}
-    outcomes = {Path(o["path"]).name: o for o in file_outcomes(manifest, run.rows, run.reports)}
+    assert {Path(str(p)).name for p in run.table["path"].to_pylist()} == {"08-00-00.mp4"}
+    outcomes = {Path(o["path"]).name: o for o in file_outcomes(manifest, run.table, run.reports)}
     assert outcomes["08-05-00.mp4"]["status"] == "skipped" and "smaller than" in str(outcomes["08-05-00.mp4"]["reason"])
     assert outcomes["08-00-00.mp4"]["status"] == "ok" and outcomes["08-00-00.mp4"]["tracklets"] > 0
 
@@ -115,7 +115,7 @@ def test_a_large_still_is_detected_smaller_and_its_boxes_are_in_file_pixels(tmp_
 
     manifest, run = _detect(raw, "trail", isolate=True)
 
-    (row,) = run.rows
+    (row,) = run.table.to_pylist()
     assert row["bbox"] == [200.0, 200.0, 400.0, 600.0]  # found at (100, 100, 200, 300) on the 4096 px wide decode
-    (crop,) = cut_crops(run.rows, manifest, raw, CropSettings())
+    (crop,) = cut_crops([row], manifest, raw, CropSettings())
     assert (crop["width"], crop["height"]) == (100, 200)  # cut from the same 4096 px decode

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pyarrow as pa
 
-from reid_pipeline.lib.detection.thumbnail import COLOURS, detection_thumbnail
+from reid_pipeline.lib.detection.thumbnail import COLOURS, busiest_frame, detection_thumbnail
 
 
 def _row(frame: int, box: list[float], entity_type: str = "person") -> dict[str, object]:
@@ -36,3 +37,16 @@ def test_no_detections_no_thumbnail(synthetic_clip: Path) -> None:
     assert detection_thumbnail([], [{"file_id": "f", "kind": "video"}], synthetic_clip.parent) is None
     gone = [_row(0, [1, 1, 5, 5]) | {"path": "missing.mp4"}]
     assert detection_thumbnail(gone, [{"file_id": "f", "kind": "video"}], synthetic_clip.parent) is None
+
+
+def test_busiest_frame_picks_the_rows_of_the_frame_with_most_boxes_first_on_a_tie() -> None:
+    rows = [
+        _row(3, [0.0, 0.0, 1.0, 1.0]) | {"detection_id": "a"},
+        _row(5, [0.0, 0.0, 1.0, 1.0]) | {"detection_id": "b"},
+        _row(5, [2.0, 0.0, 3.0, 1.0]) | {"detection_id": "c"},
+        _row(5, [0.0, 0.0, 1.0, 1.0]) | {"detection_id": "d", "file_id": "g"},
+        _row(7, [0.0, 0.0, 1.0, 1.0]) | {"detection_id": "e"},
+        _row(7, [2.0, 0.0, 3.0, 1.0]) | {"detection_id": "f"},
+    ]
+    assert [r["detection_id"] for r in busiest_frame(pa.Table.from_pylist(rows))] == ["b", "c"]
+    assert busiest_frame(pa.Table.from_pylist(rows).slice(0, 0)) == []

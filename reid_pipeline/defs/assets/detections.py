@@ -6,17 +6,18 @@ from typing import Any
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.compute as pc
 from dagster import AssetExecutionContext
 
 from reid_pipeline.defs.assets.preview import jpeg_preview, table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days
 from reid_pipeline.defs.resources import DetectorResource, FootageResource, IdentityResource, StorageResource
 from reid_pipeline.lib.detection.run import DetectionRun, detect_camera_day
-from reid_pipeline.lib.detection.thumbnail import detection_thumbnail
+from reid_pipeline.lib.detection.thumbnail import busiest_frame, detection_thumbnail
 from reid_pipeline.lib.detection.types import Detector
 from reid_pipeline.lib.footage.outcomes import file_outcomes
 from reid_pipeline.lib.privacy.tombstones import Tombstones
-from reid_pipeline.lib.storage.schemas import DETECTIONS, FOOTAGE_OUTCOMES, table_from_rows
+from reid_pipeline.lib.storage.schemas import FOOTAGE_OUTCOMES, table_from_rows
 
 
 @dg.multi_asset(
@@ -76,18 +77,19 @@ def detections(
         context.log.warning(error)
     # Erased entities stay erased: their tracklets are dropped before anything is cropped or embedded.
     erased = Tombstones.load(identity.store(storage.data_root))
-    kept = [row for row in run.rows if row["tracklet_id"] not in erased.tracklets]
-    if len(kept) < len(run.rows):
-        context.log.info(f"left out {len(run.rows) - len(kept)} detections of erased entities")
-        run.rows = kept
+    table = run.table
+    if erased.tracklets:
+        gone = pc.is_in(table["tracklet_id"], value_set=pa.array(sorted(erased.tracklets), pa.string()))
+        table = table.filter(pc.invert(gone))
+    if table.num_rows < run.table.num_rows:
+        context.log.info(f"left out {run.table.num_rows - table.num_rows} detections of erased entities")
     manifest = footage_manifest.to_pylist()
-    outcomes = table_from_rows(file_outcomes(manifest, run.rows, run.reports), FOOTAGE_OUTCOMES)
+    outcomes = table_from_rows(file_outcomes(manifest, table, run.reports), FOOTAGE_OUTCOMES)
     failed = [report.error for report in run.reports.values() if report.error]
     for error in failed:
         context.log.warning(error)
-    table = table_from_rows(run.rows, DETECTIONS)
     metadata = _detections_metadata(table, run, choice.profile, model)
-    thumbnail = detection_thumbnail(table.to_pylist(), manifest, storage.raw_folder)
+    thumbnail = detection_thumbnail(busiest_frame(table), manifest, storage.raw_folder)
     metadata["thumbnail"] = jpeg_preview(thumbnail, "busiest frame, every box drawn")
     return dg.Output(table, output_name="detections", metadata=metadata), dg.Output(
         outcomes, output_name="footage_outcomes", metadata=_outcomes_metadata(outcomes, len(failed))

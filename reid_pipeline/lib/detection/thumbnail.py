@@ -12,10 +12,26 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from reid_pipeline.lib.footage.sampling import read_frames, read_image
+from reid_pipeline.lib.storage.schemas import Row
 
 COLOURS = {"person": (60, 200, 60), "vehicle": (40, 160, 255), "animal": (230, 120, 40)}  # BGR
+
+
+def busiest_frame(detections: pa.Table) -> list[Row]:
+    """The rows of the frame with the most detections (the first such frame on a tie); none for no rows."""
+    if not detections.num_rows:
+        return []
+    per_frame = detections.group_by(["file_id", "frame_index"], use_threads=False).aggregate(
+        [("detection_id", "count")]
+    )
+    top = per_frame.slice(int(pc.index(per_frame["detection_id_count"], pc.max(per_frame["detection_id_count"]))), 1)
+    file_id, frame_index = top["file_id"][0], top["frame_index"][0]
+    mask = pc.and_(pc.equal(detections["file_id"], file_id), pc.equal(detections["frame_index"], frame_index))
+    return detections.filter(mask).to_pylist()
 
 
 def detection_thumbnail(

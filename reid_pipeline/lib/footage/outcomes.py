@@ -7,7 +7,7 @@ takes). The outcome joins both, so "where did my file go?" has one answer per fi
 
 from __future__ import annotations
 
-from collections import Counter
+import pyarrow as pa
 
 from reid_pipeline.lib.detection.contained import FileReport
 from reid_pipeline.lib.storage.schemas import Row
@@ -15,12 +15,12 @@ from reid_pipeline.lib.storage.schemas import Row
 OK, ERROR, SKIPPED = "ok", "error", "skipped"
 
 
-def file_outcomes(manifest: list[Row], detections: list[Row], reports: dict[str, FileReport]) -> list[Row]:
-    """Outcome rows (schema ``FOOTAGE_OUTCOMES``) in manifest order."""
-    boxes = Counter(str(d["file_id"]) for d in detections)
-    tracks: dict[str, set[str]] = {}
-    for d in detections:
-        tracks.setdefault(str(d["file_id"]), set()).add(str(d["tracklet_id"]))
+def file_outcomes(manifest: list[Row], detections: pa.Table, reports: dict[str, FileReport]) -> list[Row]:
+    """Outcome rows (schema ``FOOTAGE_OUTCOMES``) in manifest order, ``detections`` counted per file."""
+    counted = detections.group_by("file_id").aggregate([("tracklet_id", "count"), ("tracklet_id", "count_distinct")])
+    ids = counted.column("file_id").to_pylist()
+    boxes = dict(zip(ids, counted.column("tracklet_id_count").to_pylist(), strict=True))
+    tracks = dict(zip(ids, counted.column("tracklet_id_count_distinct").to_pylist(), strict=True))
     rows = []
     for entry in manifest:
         file_id, path = str(entry["file_id"]), str(entry["path"])
@@ -50,7 +50,7 @@ def file_outcomes(manifest: list[Row], detections: list[Row], reports: dict[str,
                 "frames_too_small": stats.too_small if stats else 0,
                 "frames_detected": stats.detected if stats else 0,
                 "detections": boxes.get(file_id, 0) if status == OK else 0,
-                "tracklets": len(tracks.get(file_id, ())) if status == OK else 0,
+                "tracklets": tracks.get(file_id, 0) if status == OK else 0,
             }
         )
     return rows
