@@ -34,7 +34,10 @@ from reid_pipeline.lib.identity.refresh import refresh_timelines
 from reid_pipeline.lib.identity.store import IdentityStore, as_rows, day_fingerprint, quoted
 from reid_pipeline.lib.identity.tables import DAY_FINGERPRINTS, ENTITY_MEMBERS, entities_schema, undo_schema
 
-NEW_ENTITY_COLUMNS = ("summary_n", "attribute_votes")
+# Columns an ``entities`` table written by an older version lacks: it is replaced by a full relink (the
+# list columns ``days`` and ``daily_entity_ids`` gave way to ``n_days``, ``last_date`` and
+# ``last_daily_entity_id``).
+NEW_ENTITY_COLUMNS = ("summary_n", "attribute_votes", "n_days", "last_date", "last_daily_entity_id")
 IN_LIST_CHUNK = 500  # ids per ``IN (...)`` filter
 
 
@@ -136,8 +139,8 @@ def _why_full(
         return "asked for"
     if state.stale:
         return f"a relink ({state.holder}) died while writing"
-    if store.has("entities") and any(c not in store.table("entities").schema.names for c in NEW_ENTITY_COLUMNS):
-        return "the entities table predates incremental linking"
+    if _old_layout(store):
+        return "the entities table has an older layout"
     if set(linked) - set(written):
         return f"days went away: {', '.join(sorted(set(linked) - set(written)))}"
     if linked and state.corrections_key != key:
@@ -193,8 +196,9 @@ def _full(
     dims = len(daily[0]["vector"]) if daily else 1
 
     def write() -> str | None:
-        if store.has("entities") and any(c not in store.table("entities").schema.names for c in NEW_ENTITY_COLUMNS):
-            store.forget_table("entities")  # an older layout: rewritten whole below
+        if _old_layout(store):  # rewritten whole below; the undo rows, of the same layout, are dropped
+            store.forget_table("entities")
+            store.drop("link_undo")
         store.write_all("entities", entities_schema(dims), "entity_id", result.entities)
         store.write_all("entity_members", ENTITY_MEMBERS, "tracklet_id", result.members)
         store.write_all("link_undo", undo_schema(dims), "entity_id", [])  # nothing to undo after a replay
@@ -253,8 +257,8 @@ def _one_day(
         store.write_day("entity_members", ENTITY_MEMBERS, "tracklet_id", date, links.members)
         store.write_review("daily_entity", date, links.review)
         store.upsert("linked_days", DAY_FINGERPRINTS, "date", [{"date": date, "fingerprint": fingerprint}])
-        renamed_days = {d for e in named.values() if e.entity_id not in links.changed for d in e.days}
-        report.timelines_refreshed += refresh_timelines(store, None, None, sorted({date} | renamed_days))
+        renamed = {e for e in named if e not in links.changed}
+        report.timelines_refreshed += refresh_timelines(store, None, None, sorted({date} | _days_of(store, renamed)))
         return date
 
     if not _commit(guard, state, before_commit, write, key):
@@ -318,9 +322,7 @@ def _names_only(
         report.entities_written += store.upsert(
             "entities", entities_schema(dims), "entity_id", [s.row() for s in changed.values()]
         )
-        report.timelines_refreshed += refresh_timelines(
-            store, None, None, sorted({d for s in changed.values() for d in s.days})
-        )
+        report.timelines_refreshed += refresh_timelines(store, None, None, sorted(_days_of(store, set(changed))))
         return state.linked_through
 
     return "done" if _commit(guard, state, before_commit, write, state.corrections_key) else "lost"
@@ -376,6 +378,16 @@ def _nearest_entities(store: IdentityStore, day: list[Any], k: int) -> tuple[dic
             out.setdefault(rows[int(query)]["daily_entity_id"], []).append(row["entity_id"])
             found[row["entity_id"]] = row
     return out, list(found.values())
+
+
+def _old_layout(store: IdentityStore) -> bool:
+    """Whether the ``entities`` table was written by a version whose rows lack ``NEW_ENTITY_COLUMNS``."""
+    return store.has("entities") and any(c not in store.table("entities").schema.names for c in NEW_ENTITY_COLUMNS)
+
+
+def _days_of(store: IdentityStore, entity_ids: set[str]) -> set[str]:
+    """The days the entities were seen on (their timelines show their name and watch flag)."""
+    return {r["date"] for r in _rows_in(store, "entity_members", "entity_id", entity_ids, ["date"])}
 
 
 def _correction_tracklets(corrections: CorrectionSet) -> set[str]:
