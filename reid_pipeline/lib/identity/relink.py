@@ -2,14 +2,14 @@
 
 Each day's daily entities carry a fingerprint (``daily_fingerprints``); ``linked_days`` records the
 fingerprints that were linked. A day that is new and later than every linked day is linked on its own
-against the stored global entities: its daily entities search the ``entities`` table (a vector index
-once it is large) for their nearest entities, and only the entities it reaches are rewritten, so the
-nightly cost does not grow with the history. Anything else, a day that arrives out of order or
-changed after it was linked, a day that went away, changed must-link / cannot-link corrections, a
-relink that died mid-commit, or an explicit ``full`` request, replays every day in date order
-(``linking.link_days``). One exception keeps late cameras cheap: when the newest linked day changes, its
-link is undone from ``link_undo`` (the entities it changed, as they were before) and it is linked
-again on its own. Both paths run the same ``linking.link_day``, so the ids and members are the
+against the stored global entities: its daily entities find their nearest stored entities
+(``nearest_entities``: in memory, or the table's vector index once it is large), and only the
+entities it reaches are rewritten, so the nightly cost does not grow with the history. Anything
+else, a day that arrives out of order or changed after it was linked, a day that went away,
+changed must-link / cannot-link corrections, a relink that died mid-commit, or an explicit ``full``
+request, replays every day in date order (``linking.link_days``). One exception keeps late cameras
+cheap: when the newest linked day changes, its link is undone from ``link_undo`` (the entities it
+changed, as they were before) and it is linked again on its own. Both paths run the same ``linking.link_day``, so the ids and members are the
 same whichever way, and in whatever order, the days came in.
 
 Every commit goes through ``LinkGuard``: a relink that lost a race starts again on the new state.
@@ -23,12 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pyarrow.compute as pc
 
 from reid_pipeline.lib.identity.corrections import CorrectionSet
 from reid_pipeline.lib.identity.link_guard import LinkGuard, LinkState, RelinkConflict
 from reid_pipeline.lib.identity.linking import EntityState, apply_names, link_day, link_days, refuse_mixed_adapters
+from reid_pipeline.lib.identity.nearest_entities import nearest_entities
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.refresh import refresh_timelines
 from reid_pipeline.lib.identity.store import IdentityStore, as_rows, day_fingerprint, quoted
@@ -235,7 +235,7 @@ def _one_day(
     if state.linked_through is not None:  # vectors of two site adaptations are never compared
         where = f"date = {quoted(state.linked_through)}"
         refuse_mixed_adapters(day + store.rows("daily_entities", where, ["date", "adapter_id"])[:1])
-    candidates, found = _nearest_entities(store, day, params.k)
+    candidates, found = nearest_entities(store, day, params.k)
     owners = _owners(store, _correction_tracklets(corrections))
     entities = {r["entity_id"]: EntityState.from_row(r) for r in found}
     pinned = set(owners.values()) - set(entities)
@@ -350,34 +350,6 @@ def _named_entities(
     before = {e: (s.name, s.watch) for e, s in chosen.items()}
     apply_names(chosen, owners.get, corrections)
     return {e: s for e, s in chosen.items() if e in changed or (s.name, s.watch) != before[e]}
-
-
-def _nearest_entities(store: IdentityStore, day: list[Any], k: int) -> tuple[dict[str, list[str]], list[Any]]:
-    """Each daily entity's ``k`` nearest global entities of its type, from the ``entities`` table, and the
-    rows of those entities (the search returns them whole: no second read)."""
-    if not day or not store.has("entities"):
-        return {}, []
-    table = store.table("entities")
-    out: dict[str, list[str]] = {}
-    found: dict[str, Any] = {}
-    for entity_type in sorted({r["entity_type"] for r in day}):
-        rows = [r for r in day if r["entity_type"] == entity_type]
-        vectors = np.stack([np.asarray(r["vector"], dtype=np.float32) for r in rows])
-        hits = (
-            table.search(vectors)
-            .distance_type("cosine")
-            .where(f"entity_type = {quoted(entity_type)}", prefilter=True)
-            .limit(k)
-            .nprobes(20)
-            .refine_factor(5)
-            .to_arrow()
-        )
-        queries = hits.column("query_index").to_pylist() if "query_index" in hits.column_names else [0] * hits.num_rows
-        for query, row in zip(queries, as_rows(hits.drop_columns(["_distance"])), strict=True):
-            row.pop("query_index", None)
-            out.setdefault(rows[int(query)]["daily_entity_id"], []).append(row["entity_id"])
-            found[row["entity_id"]] = row
-    return out, list(found.values())
 
 
 def _old_layout(store: IdentityStore) -> bool:
