@@ -73,6 +73,6 @@ def print_identities(settings: Settings, days: Sequence[str]) -> None:
             f" {len(store.rows('daily_entities', where, ['daily_entity_id'])):>14} {len(timelines):>8}"
             f" {sum(1 for t in timelines if len(t['cameras']) > 1):>12} {sum(1 for t in timelines if t['needs_review']):>9}"
         )
-    entities = store.rows("entities", columns=["days"])
-    several = sum(1 for e in entities if len(e["days"]) > 1)
+    entities = store.rows("entities", columns=["n_days"])
+    several = sum(1 for e in entities if e["n_days"] > 1)
     print(f"global entities: {len(entities)}, seen on more than one day: {several}  (LanceDB: {store.uri})")

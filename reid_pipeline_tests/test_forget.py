@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from reid_pipeline.cli import main
+from reid_pipeline.lib.identity.query import entity_days
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
 from reid_pipeline.lib.storage.parquet import ParquetStore
 from reid_pipeline_tests.privacy_run import CAMERA, missing, needles, places, run_days, scan, settings_for
@@ -69,9 +70,10 @@ def test_forget_leaves_nothing_on_disk_and_a_rerun_does_not_bring_it_back(
     shutil.copytree(two_day_root, root)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)  # the CLI's instance goes under the data root: scanned too
     store = IdentityStore(str(root / "lancedb"), 100_000)
-    entity = max(store.rows("entities"), key=lambda e: (len(e["days"]), e["n_appearances"], e["entity_id"]))
+    entity = max(store.rows("entities"), key=lambda e: (e["n_days"], e["n_appearances"], e["entity_id"]))
     entity_id = entity["entity_id"]
-    assert len(entity["days"]) == 2, "the run links someone across both days"
+    days = entity_days(store, entity_id)
+    assert entity["n_days"] == len(days) == 2, "the run links someone across both days"
     tracklets = {m["tracklet_id"] for m in store.rows("entity_members", f"entity_id = {quoted(entity_id)}")}
     pictures, vectors = _traces(root, store, entity_id)
     wanted = needles(pictures) | set(vectors)
@@ -87,7 +89,7 @@ def test_forget_leaves_nothing_on_disk_and_a_rerun_does_not_bring_it_back(
 
     assert done["applied"] and done["rows"]["lancedb.appearances"] == len(tracklets)
     assert done["rows"]["parquet.crops"] > 0 and done["rows"]["lancedb.entity_timelines"] == 2
-    assert {h["path"] for h in done["footage"]} == {f"{d}/{CAMERA}/08-00-00.mp4" for d in entity["days"]}
+    assert {h["path"] for h in done["footage"]} == {f"{d}/{CAMERA}/08-00-00.mp4" for d in days}
     assert all((root / "raw" / h["path"]).is_file() for h in done["footage"]), "footage is the operator's"
     assert (root / "dagster_home").is_dir(), "the erasure ran as a Dagster run on the data root's instance"
     assert places(scan(root, wanted)) == [], "no picture or vector of the entity in any file under the data root"
@@ -99,7 +101,7 @@ def test_forget_leaves_nothing_on_disk_and_a_rerun_does_not_bring_it_back(
     assert json.loads(audit[0]["counts"])["lancedb.appearances"] == len(tracklets)
     assert set(audit[0]) == {"audit_id", "at", "action", "author", "subject", "reason", "counts", "detail"}
 
-    run_days(settings_for(root), entity["days"])  # both days again, from the raw footage
+    run_days(settings_for(root), days)  # both days again, from the raw footage
 
     assert not {m["tracklet_id"] for m in store.rows("entity_members")} & tracklets
     assert not {a["tracklet_id"] for a in store.rows("appearances")} & tracklets
@@ -124,7 +126,7 @@ def test_forget_deletes_the_footage_only_when_told(
     shutil.copytree(two_day_root, root)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     store = IdentityStore(str(root / "lancedb"), 100_000)
-    entity_id = min(store.rows("entities"), key=lambda e: (len(e["days"]), e["entity_id"]))["entity_id"]
+    entity_id = min(store.rows("entities"), key=lambda e: (e["n_days"], e["entity_id"]))["entity_id"]
 
     done = _forget(root, [entity_id, "--apply", "--delete-footage"], capsys)
 

@@ -42,7 +42,7 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
     """merge / not-same / split / name / watch / unwatch: recorded in ``corrections``, applied on every run."""
     from reid_pipeline.lib.identity.corrections import correction
-    from reid_pipeline.lib.identity.query import resolve_entity
+    from reid_pipeline.lib.identity.query import entity_days, resolve_entity
     from reid_pipeline.lib.privacy.audit import add_correction
 
     store = identity_store(settings)
@@ -59,7 +59,9 @@ def cmd_correct(args: argparse.Namespace, settings: Settings) -> int:
         note=args.note,
     )
     add_correction(store, row)
-    days = sorted(set(first["days"]) | set(other["days"] if other else []))
+    days = sorted(
+        set(entity_days(store, first["entity_id"])) | set(entity_days(store, other["entity_id"]) if other else [])
+    )
     result = {"correction_id": row["correction_id"], "kind": kind, "entity": first["entity_id"], "days": days}
     if args.apply:
         result["applied"] = rerun_identity_days(settings, days)

@@ -21,7 +21,7 @@ DAYS = ["2024-05-01", "2024-05-02", "2024-05-03"]
 COMPARED = {
     "appearances": ["tracklet_id", "date", "camera_id", "n_detections"],
     "daily_entities": ["daily_entity_id", "date", "tracklet_ids", "needs_review"],
-    "entities": ["entity_id", "days", "cameras", "n_appearances"],
+    "entities": ["entity_id", "n_days", "last_date", "cameras", "n_appearances"],
     "entity_members": ["tracklet_id", "entity_id", "date"],
     "entity_timelines": ["entity_id", "date", "cameras", "n_appearances", "needs_review"],
 }

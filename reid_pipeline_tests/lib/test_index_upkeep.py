@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from reid_pipeline.lib.identity.link_guard import LinkGuard
 from reid_pipeline.lib.identity.store import IdentityStore
+from reid_pipeline.lib.identity.tables import undo_schema
 from reid_pipeline.lib.storage.lance import UpkeepPolicy
 from reid_pipeline_tests.lib.test_identity import DIMS, World
 
@@ -55,3 +59,23 @@ def test_optimize_leaves_readers_on_older_versions_working(tmp_path: Path) -> No
     assert reader.count_rows() == 90
     reader.checkout_latest()
     assert reader.count_rows() == 7 * 30 and unindexed(store, "appearances") == 0
+
+
+@pytest.mark.filterwarnings("ignore:optimize\\(cleanup_older_than=0\\)")
+def test_the_link_state_tables_keep_a_bounded_number_of_versions(tmp_path: Path) -> None:
+    """``link_state`` and ``link_undo`` are rewritten in place by every relink: their old versions are pruned
+    every ``prune_every`` commits rather than kept for ever."""
+    policy = UpkeepPolicy(version_grace_s=0)  # nothing reads old versions here
+    store = IdentityStore(str(tmp_path / "lancedb"), ann_min_rows=10**6, upkeep=policy)
+    counts = []
+    for day in range(1, 13):
+        date = f"2024-05-{day:02d}"
+        guard = LinkGuard(store, prune_every=4)
+        state = guard.read()
+        assert guard.claim(state)
+        store.write_all("link_undo", undo_schema(DIMS), "entity_id", [])
+        guard.release(state, date, None)
+        counts.append({name: len(store.table(name).list_versions()) for name in ("link_state", "link_undo")})
+    assert max(c["link_state"] for c in counts) <= 2 * 4 + 2, "pruned every fourth commit"
+    assert max(c["link_undo"] for c in counts) <= 4 + 2
+    assert store.upkept["link_state"] == store.upkept["link_undo"] == "optimized (versions pruned)"

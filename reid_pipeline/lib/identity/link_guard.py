@@ -24,6 +24,10 @@ from reid_pipeline.lib.identity.store import IdentityStore
 from reid_pipeline.lib.identity.tables import LINK_STATE
 
 KEY = "link"
+# Old versions of ``link_state`` and ``link_undo`` are pruned every this many commits. Both are rewritten
+# in place by every relink (one fragment, no index), so the upkeep policy never finds them due: without
+# this, every version of them would stay on disk, one more each night.
+PRUNE_EVERY = 32
 
 
 class RelinkConflict(RuntimeError):
@@ -42,10 +46,13 @@ class LinkState:
 
 
 class LinkGuard:
-    def __init__(self, store: IdentityStore, stale_after_s: float = 600.0, wait_s: float = 300.0) -> None:
+    def __init__(
+        self, store: IdentityStore, stale_after_s: float = 600.0, wait_s: float = 300.0, prune_every: int = PRUNE_EVERY
+    ) -> None:
         self.store = store
         self.stale_after_s = stale_after_s
         self.wait_s = wait_s
+        self.prune_every = prune_every
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def _table(self) -> object:
@@ -118,7 +125,9 @@ class LinkGuard:
                 f"the link state at {self.store.uri} was taken over while this relink was writing (it was "
                 f"thought dead after {self.stale_after_s:.0f} s); run the relink again"
             )
-        self.store.keep_up("link_state")  # two updates a night: compacted once enough fragments pile up
+        if (claimed.generation + 1) % self.prune_every == 0:
+            for name in ("link_state", "link_undo"):
+                self.store.prune_versions(name)
 
     def _update(
         self, expected: int, generation: int, writing: bool, linked_through: str | None, corrections_key: str | None

@@ -20,13 +20,12 @@ an entity starts on its earliest day and is never renumbered afterwards.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -62,10 +61,11 @@ class EntityState:
     entity_type: str
     first_seen: datetime
     last_seen: datetime
-    days: list[str]
+    n_days: int
+    last_date: str  # the newest day linked into it: days are folded in in date order
+    last_daily_entity_id: str  # the newest daily entity linked into it (what a review pair shows)
     cameras: list[str]
     n_appearances: int
-    daily_entity_ids: list[str]
     anchor_tracklet_id: str
     summary: str | None
     summary_n: int  # appearances of the daily entity the summary comes from
@@ -82,10 +82,11 @@ class EntityState:
             entity_type=daily["entity_type"],
             first_seen=daily["first_seen"],
             last_seen=daily["last_seen"],
-            days=[daily["date"]],
+            n_days=1,
+            last_date=daily["date"],
+            last_daily_entity_id=daily["daily_entity_id"],
             cameras=sorted(daily["cameras"]),
             n_appearances=int(daily["n_appearances"]),
-            daily_entity_ids=[daily["daily_entity_id"]],
             anchor_tracklet_id=daily["tracklet_ids"][0],
             summary=daily.get("summary"),
             summary_n=int(daily["n_appearances"]),
@@ -102,14 +103,21 @@ class EntityState:
         self.vector = l2_normalise(mixed[None, :])[0]
         self.first_seen = min(self.first_seen, daily["first_seen"])
         self.last_seen = max(self.last_seen, daily["last_seen"])
-        self.days = sorted({*self.days, daily["date"]})
+        if daily["date"] != self.last_date:  # in date order, a day not seen yet is a later one
+            self.n_days += 1
+            self.last_date = daily["date"]
+        self.last_daily_entity_id = daily["daily_entity_id"]
         self.cameras = sorted({*self.cameras, *daily["cameras"]})
         self.n_appearances += n
-        self.daily_entity_ids = [*self.daily_entity_ids, daily["daily_entity_id"]]
         if n > self.summary_n:
             self.summary, self.summary_n = daily.get("summary"), n
         self.needs_review = self.needs_review or bool(daily["needs_review"])
         self._vote(daily)
+
+    def copy(self) -> EntityState:
+        """A copy to change (``attach``) while the original stays as it was: the vote counts are copied, the
+        rest is replaced rather than changed in place."""
+        return replace(self, cameras=list(self.cameras), votes={k: dict(v) for k, v in self.votes.items()})
 
     def _vote(self, daily: Row) -> None:
         for name, (value, confidence) in decode_attributes(daily.get("flat_attributes")).items():
@@ -133,10 +141,11 @@ class EntityState:
             "watch": self.watch,
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
-            "days": self.days,
+            "n_days": self.n_days,
+            "last_date": self.last_date,
+            "last_daily_entity_id": self.last_daily_entity_id,
             "cameras": self.cameras,
             "n_appearances": self.n_appearances,
-            "daily_entity_ids": self.daily_entity_ids,
             "anchor_tracklet_id": self.anchor_tracklet_id,
             "summary": self.summary,
             "summary_n": self.summary_n,
@@ -152,10 +161,11 @@ class EntityState:
             entity_type=row["entity_type"],
             first_seen=row["first_seen"],
             last_seen=row["last_seen"],
-            days=list(row["days"]),
+            n_days=int(row["n_days"]),
+            last_date=row["last_date"],
+            last_daily_entity_id=row["last_daily_entity_id"],
             cameras=list(row["cameras"]),
             n_appearances=int(row["n_appearances"]),
-            daily_entity_ids=list(row["daily_entity_ids"]),
             anchor_tracklet_id=row["anchor_tracklet_id"],
             summary=row.get("summary"),
             summary_n=int(row["summary_n"]),
@@ -305,7 +315,7 @@ def _grouped_entities(
             continue
         existing = [n for n in group if n not in daily]
         if existing:
-            state = copy.deepcopy(entities[existing[0]])
+            state = entities[existing[0]].copy()
             state.attach(joined[0])
         else:
             state = EntityState.start(joined[0])
@@ -321,7 +331,7 @@ def _grouped_entities(
         )
     for edge in review:  # an existing entity flagged for review is changed too
         if edge.b not in changed:
-            state = copy.deepcopy(entities[edge.b])
+            state = entities[edge.b].copy()
             state.needs_review = True
             changed[edge.b] = state
     return changed, members
@@ -335,7 +345,7 @@ def _root(parent: dict[str, str], node: str) -> str:
 
 def _review_row(edge: Edge, date: str, entities: Mapping[str, EntityState]) -> Row:
     """A review pair between daily entities: the day's one, and the entity's latest earlier daily entity."""
-    other = entities[edge.b].daily_entity_ids[-1]
+    other = entities[edge.b].last_daily_entity_id
     a, b = sorted((edge.a, other))
     return review_row(Edge(a, b, edge.score, edge.cosine, edge.agreement), date, "daily_entity")
 
@@ -379,8 +389,23 @@ class EntityIndex:
         if not self.ids:
             return [[] for _ in range(len(vectors))]
         sims = np.asarray(vectors, dtype=np.float32) @ self.vectors[: len(self.ids)].T
-        order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-        return [[self.ids[j] for j in row] for row in order.tolist()]
+        return [[self.ids[j] for j in row] for row in top_k(sims, k)]
+
+
+def top_k(sims: np.ndarray, k: int) -> list[list[int]]:
+    """Per row, the columns of its ``k`` largest values, largest first, ties by column: what a stable sort
+    of the whole row gives, without sorting it whole (a day against thousands of entities)."""
+    if k <= 0:
+        return [[] for _ in range(sims.shape[0])]
+    if k >= sims.shape[1]:
+        ordered: list[list[int]] = np.argsort(-sims, axis=1, kind="stable").tolist()
+        return ordered
+    kth = np.partition(sims, sims.shape[1] - k, axis=1)[:, sims.shape[1] - k]  # each row's k-th largest
+    out = []
+    for row, floor in zip(sims, kth, strict=True):
+        at_least = np.flatnonzero(row >= floor)  # the k largest, and any tied with the k-th
+        out.append(at_least[np.argsort(-row[at_least], kind="stable")][:k].tolist())
+    return out
 
 
 def refuse_mixed_adapters(daily: Sequence[Row]) -> None:

@@ -10,6 +10,9 @@ from reid_pipeline.lib.identity.store import IdentityStore, quoted
 from reid_pipeline.lib.storage.schemas import Row
 
 HIDDEN = ("vector", "thumbnail")
+# List columns of ``entities`` rows written by older versions (before a relink rewrites them): what they
+# held is shown from the members instead, the same for either layout.
+OLD_LIST_COLUMNS = ("days", "daily_entity_ids")
 
 
 def visible(row: Row) -> Row:
@@ -45,9 +48,17 @@ def resolve_entity(store: IdentityStore, ref: str) -> Row:
 
 
 def show_entity(store: IdentityStore, ref: str) -> Row:
+    """The entity's row, with its days and tracklets (from its members)."""
     entity = resolve_entity(store, ref)
     members = store.rows("entity_members", f"entity_id = {quoted(entity['entity_id'])}")
-    return {**visible(entity), "tracklets": sorted(m["tracklet_id"] for m in members)}
+    shown = {k: v for k, v in visible(entity).items() if k not in OLD_LIST_COLUMNS}
+    days = sorted({m["date"] for m in members})
+    return {**shown, "days": days, "tracklets": sorted(m["tracklet_id"] for m in members)}
+
+
+def entity_days(store: IdentityStore, entity_id: str) -> list[str]:
+    """The days an entity was seen on, from its members (its row keeps only how many, and the newest)."""
+    return sorted({m["date"] for m in store.rows("entity_members", f"entity_id = {quoted(entity_id)}", ["date"])})
 
 
 def entity_history(store: IdentityStore, ref: str) -> list[Row]:

@@ -2,14 +2,14 @@
 
 Each day's daily entities carry a fingerprint (``daily_fingerprints``); ``linked_days`` records the
 fingerprints that were linked. A day that is new and later than every linked day is linked on its own
-against the stored global entities: its daily entities search the ``entities`` table (a vector index
-once it is large) for their nearest entities, and only the entities it reaches are rewritten, so the
-nightly cost does not grow with the history. Anything else, a day that arrives out of order or
-changed after it was linked, a day that went away, changed must-link / cannot-link corrections, a
-relink that died mid-commit, or an explicit ``full`` request, replays every day in date order
-(``linking.link_days``). One exception keeps late cameras cheap: when the newest linked day changes, its
-link is undone from ``link_undo`` (the entities it changed, as they were before) and it is linked
-again on its own. Both paths run the same ``linking.link_day``, so the ids and members are the
+against the stored global entities: its daily entities find their nearest stored entities
+(``nearest_entities``: in memory, or the table's vector index once it is large), and only the
+entities it reaches are rewritten, so the nightly cost does not grow with the history. Anything
+else, a day that arrives out of order or changed after it was linked, a day that went away,
+changed must-link / cannot-link corrections, a relink that died mid-commit, or an explicit ``full``
+request, replays every day in date order (``linking.link_days``). One exception keeps late cameras
+cheap: when the newest linked day changes, its link is undone from ``link_undo`` (the entities it
+changed, as they were before) and it is linked again on its own. Both paths run the same ``linking.link_day``, so the ids and members are the
 same whichever way, and in whatever order, the days came in.
 
 Every commit goes through ``LinkGuard``: a relink that lost a race starts again on the new state.
@@ -23,18 +23,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pyarrow.compute as pc
 
 from reid_pipeline.lib.identity.corrections import CorrectionSet
 from reid_pipeline.lib.identity.link_guard import LinkGuard, LinkState, RelinkConflict
 from reid_pipeline.lib.identity.linking import EntityState, apply_names, link_day, link_days, refuse_mixed_adapters
+from reid_pipeline.lib.identity.nearest_entities import nearest_entities
 from reid_pipeline.lib.identity.params import MatchParams
 from reid_pipeline.lib.identity.refresh import refresh_timelines
 from reid_pipeline.lib.identity.store import IdentityStore, as_rows, day_fingerprint, quoted
 from reid_pipeline.lib.identity.tables import DAY_FINGERPRINTS, ENTITY_MEMBERS, entities_schema, undo_schema
 
-NEW_ENTITY_COLUMNS = ("summary_n", "attribute_votes")
+# Columns an ``entities`` table written by an older version lacks: it is replaced by a full relink (the
+# list columns ``days`` and ``daily_entity_ids`` gave way to ``n_days``, ``last_date`` and
+# ``last_daily_entity_id``).
+NEW_ENTITY_COLUMNS = ("summary_n", "attribute_votes", "n_days", "last_date", "last_daily_entity_id")
 IN_LIST_CHUNK = 500  # ids per ``IN (...)`` filter
 
 
@@ -136,8 +139,8 @@ def _why_full(
         return "asked for"
     if state.stale:
         return f"a relink ({state.holder}) died while writing"
-    if store.has("entities") and any(c not in store.table("entities").schema.names for c in NEW_ENTITY_COLUMNS):
-        return "the entities table predates incremental linking"
+    if _old_layout(store):
+        return "the entities table has an older layout"
     if set(linked) - set(written):
         return f"days went away: {', '.join(sorted(set(linked) - set(written)))}"
     if linked and state.corrections_key != key:
@@ -193,8 +196,9 @@ def _full(
     dims = len(daily[0]["vector"]) if daily else 1
 
     def write() -> str | None:
-        if store.has("entities") and any(c not in store.table("entities").schema.names for c in NEW_ENTITY_COLUMNS):
-            store.forget_table("entities")  # an older layout: rewritten whole below
+        if _old_layout(store):  # rewritten whole below; the undo rows, of the same layout, are dropped
+            store.forget_table("entities")
+            store.drop("link_undo")
         store.write_all("entities", entities_schema(dims), "entity_id", result.entities)
         store.write_all("entity_members", ENTITY_MEMBERS, "tracklet_id", result.members)
         store.write_all("link_undo", undo_schema(dims), "entity_id", [])  # nothing to undo after a replay
@@ -231,7 +235,7 @@ def _one_day(
     if state.linked_through is not None:  # vectors of two site adaptations are never compared
         where = f"date = {quoted(state.linked_through)}"
         refuse_mixed_adapters(day + store.rows("daily_entities", where, ["date", "adapter_id"])[:1])
-    candidates, found = _nearest_entities(store, day, params.k)
+    candidates, found = nearest_entities(store, day, params.k)
     owners = _owners(store, _correction_tracklets(corrections))
     entities = {r["entity_id"]: EntityState.from_row(r) for r in found}
     pinned = set(owners.values()) - set(entities)
@@ -253,8 +257,8 @@ def _one_day(
         store.write_day("entity_members", ENTITY_MEMBERS, "tracklet_id", date, links.members)
         store.write_review("daily_entity", date, links.review)
         store.upsert("linked_days", DAY_FINGERPRINTS, "date", [{"date": date, "fingerprint": fingerprint}])
-        renamed_days = {d for e in named.values() if e.entity_id not in links.changed for d in e.days}
-        report.timelines_refreshed += refresh_timelines(store, None, None, sorted({date} | renamed_days))
+        renamed = {e for e in named if e not in links.changed}
+        report.timelines_refreshed += refresh_timelines(store, None, None, sorted({date} | _days_of(store, renamed)))
         return date
 
     if not _commit(guard, state, before_commit, write, key):
@@ -318,9 +322,7 @@ def _names_only(
         report.entities_written += store.upsert(
             "entities", entities_schema(dims), "entity_id", [s.row() for s in changed.values()]
         )
-        report.timelines_refreshed += refresh_timelines(
-            store, None, None, sorted({d for s in changed.values() for d in s.days})
-        )
+        report.timelines_refreshed += refresh_timelines(store, None, None, sorted(_days_of(store, set(changed))))
         return state.linked_through
 
     return "done" if _commit(guard, state, before_commit, write, state.corrections_key) else "lost"
@@ -350,32 +352,14 @@ def _named_entities(
     return {e: s for e, s in chosen.items() if e in changed or (s.name, s.watch) != before[e]}
 
 
-def _nearest_entities(store: IdentityStore, day: list[Any], k: int) -> tuple[dict[str, list[str]], list[Any]]:
-    """Each daily entity's ``k`` nearest global entities of its type, from the ``entities`` table, and the
-    rows of those entities (the search returns them whole: no second read)."""
-    if not day or not store.has("entities"):
-        return {}, []
-    table = store.table("entities")
-    out: dict[str, list[str]] = {}
-    found: dict[str, Any] = {}
-    for entity_type in sorted({r["entity_type"] for r in day}):
-        rows = [r for r in day if r["entity_type"] == entity_type]
-        vectors = np.stack([np.asarray(r["vector"], dtype=np.float32) for r in rows])
-        hits = (
-            table.search(vectors)
-            .distance_type("cosine")
-            .where(f"entity_type = {quoted(entity_type)}", prefilter=True)
-            .limit(k)
-            .nprobes(20)
-            .refine_factor(5)
-            .to_arrow()
-        )
-        queries = hits.column("query_index").to_pylist() if "query_index" in hits.column_names else [0] * hits.num_rows
-        for query, row in zip(queries, as_rows(hits.drop_columns(["_distance"])), strict=True):
-            row.pop("query_index", None)
-            out.setdefault(rows[int(query)]["daily_entity_id"], []).append(row["entity_id"])
-            found[row["entity_id"]] = row
-    return out, list(found.values())
+def _old_layout(store: IdentityStore) -> bool:
+    """Whether the ``entities`` table was written by a version whose rows lack ``NEW_ENTITY_COLUMNS``."""
+    return store.has("entities") and any(c not in store.table("entities").schema.names for c in NEW_ENTITY_COLUMNS)
+
+
+def _days_of(store: IdentityStore, entity_ids: set[str]) -> set[str]:
+    """The days the entities were seen on (their timelines show their name and watch flag)."""
+    return {r["date"] for r in _rows_in(store, "entity_members", "entity_id", entity_ids, ["date"])}
 
 
 def _correction_tracklets(corrections: CorrectionSet) -> set[str]:

@@ -216,6 +216,13 @@ class IdentityStore:
                 cleanup_older_than=timedelta(seconds=version_grace_s), delete_unverified=version_grace_s == 0
             )
 
+    def prune_versions(self, name: str) -> None:
+        """Optimize a table now, whatever the upkeep policy's thresholds say, so its versions older than
+        the policy's grace leave the disk (for tables rewritten in place, which the thresholds never catch)."""
+        if self.upkeep.enabled and self.has(name):
+            done = self.lance.optimize(name, self.upkeep, "versions pruned")
+            self.upkept[name] = done
+
     def _index(self, name: str, schema: pa.Schema) -> None:
         """Scalar indexes of the table, and a vector index when its schema has vectors and it is big enough."""
         vector = "vector" if "vector" in schema.names else None

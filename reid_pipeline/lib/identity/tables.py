@@ -73,10 +73,15 @@ def entities_schema(dims: int) -> pa.Schema:
             pa.field("watch", pa.bool_(), nullable=False),
             pa.field("first_seen", TIMESTAMP, nullable=False),
             pa.field("last_seen", TIMESTAMP, nullable=False),
-            pa.field("days", pa.list_(pa.string()), nullable=False),
+            # How many days, and the newest: not the list of days, nor of daily entities. A row holding
+            # its whole history grows every day it is seen, and the nightly link reads and rewrites every
+            # entity it reaches, so its cost would grow with the history. ``entity_members`` and
+            # ``entity_timelines`` hold one row per entity and day (``query.entity_days``).
+            pa.field("n_days", pa.int64(), nullable=False),
+            pa.field("last_date", pa.string(), nullable=False),
+            pa.field("last_daily_entity_id", pa.string(), nullable=False),  # the newest one linked into it
             pa.field("cameras", pa.list_(pa.string()), nullable=False),
             pa.field("n_appearances", pa.int64(), nullable=False),
-            pa.field("daily_entity_ids", pa.list_(pa.string()), nullable=False),
             pa.field("anchor_tracklet_id", pa.string(), nullable=False),
             pa.field("summary", pa.string()),
             pa.field("summary_n", pa.int64(), nullable=False),  # appearances of the daily entity it comes from

@@ -160,14 +160,16 @@ class LanceStore:
 
     def upkeep(self, name: str, policy: UpkeepPolicy) -> str | None:
         """Optimize ``name`` when ``policy`` says it is due; what was done, in words, or None."""
+        why = policy.due(self.db.open_table(name))
+        return None if why is None else self.optimize(name, policy, why)
+
+    def optimize(self, name: str, policy: UpkeepPolicy, why: str) -> str:
+        """Compact ``name``, fold new rows into its indexes and drop versions older than the policy's grace;
+        what was done, in words (``why`` it was done)."""
         from datetime import timedelta
 
-        table = self.db.open_table(name)
-        why = policy.due(table)
-        if why is None:
-            return None
         try:
-            table.optimize(cleanup_older_than=timedelta(seconds=policy.version_grace_s))
+            self.db.open_table(name).optimize(cleanup_older_than=timedelta(seconds=policy.version_grace_s))
         except Exception as exc:  # a parallel writer's commit: the next write tries again
             if not _is_conflict(exc):
                 raise
