@@ -131,13 +131,29 @@ class ParquetStore:
         """The partition's table (or only ``columns``, only rows passing ``filters``, pyarrow's DNF form); a
         missing partition says what to materialize.
         """
+        path = self._existing(asset, partition)
+        with self.fs.open_input_file(path) as source:
+            table = pq.read_table(source, schema=schema, columns=columns, filters=filters)
+        return table
+
+    def batches(
+        self, asset: str, partition: Mapping[str, str], columns: list[str] | None = None, rows: int = ROW_GROUP_ROWS
+    ) -> Iterator[pa.RecordBatch]:
+        """The partition's rows (only ``columns``) at most ``rows`` at a time, in file order.
+
+        Parquet is decoded a row group at a time, so memory holds one group's columns, not the partition's.
+        """
+        path = self._existing(asset, partition)
+        with self.fs.open_input_file(path) as source:
+            yield from pq.ParquetFile(source).iter_batches(batch_size=rows, columns=columns)
+
+    def _existing(self, asset: str, partition: Mapping[str, str]) -> str:
+        """The partition's file; a missing one raises, saying what to materialize."""
         path = self.partition_file(asset, partition)
         if not self.exists(asset, partition):
             where = ", ".join(f"{k}={v}" for k, v in partition.items()) or "(unpartitioned)"
             raise FileNotFoundError(f"{path} does not exist: materialize {asset!r} for {where} first.")
-        with self.fs.open_input_file(path) as source:
-            table = pq.read_table(source, schema=schema, columns=columns, filters=filters)
-        return table
+        return path
 
     def num_rows(self, asset: str, partition: Mapping[str, str]) -> int:
         """Rows of the partition's file, from its footer (nothing else is read)."""
