@@ -83,7 +83,7 @@ def _camera_appearances(
 ) -> tuple[list[Row], int, int]:
     """One camera's appearances of the day, their vectors' width and how many tracklets had no vector or crop."""
     # Without adaptation only the pooled rows are read; adapting pools the crops' vectors anew.
-    kinds = [("kind", "=", "tracklet")] if adaptation is None else None
+    kinds: list[tuple[str, str, object]] | None = [("kind", "=", "tracklet")] if adaptation is None else None
     embeddings = store.read("embeddings", part, columns=EMBEDDING_COLUMNS, filters=kinds)
     width = embeddings.schema.field("vector").type.list_size
     if adaptation is None:
