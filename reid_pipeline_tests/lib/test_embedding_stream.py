@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from reid_pipeline.lib.embedding.checks import EmbeddingChecks, check_embeddings
+from reid_pipeline.lib.embedding.pooling import TrackletPool
 from reid_pipeline.lib.embedding.run import embed_tracklets, vectors_of
 from reid_pipeline.lib.embedding.stream import CROP_COLUMNS, embed_stream
 from reid_pipeline.lib.embedding.types import l2_normalise
@@ -157,3 +158,15 @@ def test_a_stream_that_fails_midway_leaves_the_old_partition_whole(tmp_path: Pat
         streamed(store, ThumbnailEmbedder(fail_after=3), 4)
     assert store.read("embeddings", PARTITION).equals(old)
     assert [p.name for p in (tmp_path / "parquet" / "embeddings").rglob("*") if p.is_file()] == ["part-0.parquet"]
+
+
+def test_pooled_rows_come_in_chunks_that_add_up_to_one_table() -> None:
+    crops = day_of_crops()
+    chosen = crops.filter(crops.column("is_best")).filter(pc.not_equal(crops.column("crop_id"), "broken"))
+    embedder = ThumbnailEmbedder()
+    vectors = l2_normalise(np.random.default_rng(0).standard_normal((chosen.num_rows, DIMS)))
+    pool = TrackletPool(DIMS)
+    pool.add(chosen, vectors)
+    chunks = list(pool.tables(embedder, rows=2))
+    assert [chunk.num_rows for chunk in chunks] == [2, 2, 2, 2, 1]
+    assert pa.concat_tables(chunks).equals(pa.concat_tables(pool.tables(embedder, rows=1000)))

@@ -7,6 +7,7 @@ the order of the additions.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -74,12 +75,15 @@ class TrackletPool:
                 running.first = {name: values[i] for name, values in fields.items()}
             running.add(vectors[i].astype(np.float64), float(qualities[i]))
 
-    def table(self, embedder: Embedder) -> pa.Table:
-        """One ``kind='tracklet'`` row per tracklet, ordered by tracklet id, in ``embeddings_schema``."""
-        schema = embeddings_schema(self.dims)
+    def tables(self, embedder: Embedder, rows: int = 1024) -> Iterator[pa.Table]:
+        """``kind='tracklet'`` rows, one per tracklet, ordered by tracklet id, in ``embeddings_schema``; ``rows``
+        at a time, so a day's pooled vectors are not copied into one table on top of the running sums.
+        """
         ids = sorted(self._tracklets)
-        if not ids:
-            return schema.empty_table()
+        for start in range(0, len(ids), rows):
+            yield self._table(ids[start : start + rows], embedder)
+
+    def _table(self, ids: list[str], embedder: Embedder) -> pa.Table:
         pooled = [self._tracklets[tracklet_id] for tracklet_id in ids]
         vectors = np.stack([running.vector() for running in pooled]).astype(np.float32)
         columns: dict[str, object] = {
@@ -93,7 +97,7 @@ class TrackletPool:
             "quality": [running.weight for running in pooled],
             "n_crops": [running.count for running in pooled],
         }
-        return _with_model_columns(columns, vectors, embedder, schema)
+        return _with_model_columns(columns, vectors, embedder, embeddings_schema(self.dims))
 
 
 def crop_rows(crops: pa.Table, vectors: np.ndarray, embedder: Embedder) -> pa.Table:

@@ -68,7 +68,8 @@ def embed_stream(
         _emit(crop_rows(embedded, result.vectors, embedder), sink, summary)
         summary.crops_embedded += embedded.num_rows
     summary.tracklets = len(pool)
-    _emit(pool.table(embedder), sink, summary)
+    for pooled in pool.tables(embedder):
+        _emit(pooled, sink, summary)
     return summary
 
 

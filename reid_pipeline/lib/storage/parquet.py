@@ -145,7 +145,11 @@ class ParquetStore:
         """
         path = self._existing(asset, partition)
         with self.fs.open_input_file(path) as source:
-            yield from pq.ParquetFile(source).iter_batches(batch_size=rows, columns=columns)
+            file = pq.ParquetFile(source)
+            # A reader per row group: one reader over the whole file kept what it had read allocated until it
+            # closed (pyarrow 26: 143 MB of Arrow memory by the end of 57 600 crops' JPEGs, against 13 MB).
+            for group in range(file.num_row_groups):
+                yield from file.iter_batches(batch_size=rows, columns=columns, row_groups=[group])
 
     def _existing(self, asset: str, partition: Mapping[str, str]) -> str:
         """The partition's file; a missing one raises, saying what to materialize."""
