@@ -162,7 +162,8 @@ def test_a_stream_that_fails_midway_leaves_the_old_partition_whole(tmp_path: Pat
 
 def test_pooled_rows_come_in_chunks_that_add_up_to_one_table() -> None:
     crops = day_of_crops()
-    chosen = crops.filter(crops.column("is_best")).filter(pc.not_equal(crops.column("crop_id"), "broken"))
+    usable = pc.and_(crops.column("is_best"), pc.not_equal(crops.column("crop_id"), "broken"))
+    chosen = crops.filter(usable)
     embedder = ThumbnailEmbedder()
     vectors = l2_normalise(np.random.default_rng(0).standard_normal((chosen.num_rows, DIMS)))
     pool = TrackletPool(DIMS)
