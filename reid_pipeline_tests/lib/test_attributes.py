@@ -224,6 +224,7 @@ def test_described_once_and_reused_until_the_look_drifts() -> None:
     second = describe_tracklets(tracklets, crops, embeddings, first.table, describer, 0.15, "run-2", log=lambda _: None)
     assert second.described == 0 and second.reused == 2
     assert set(second.table.column("described_at_run").to_pylist()) == {"run-1"}
+    assert second.table.equals(first.table), "a reused description comes back whole, its vector too"
 
     # Turn one tracklet's pooled vector around: it no longer looks the same and is described again.
     vectors = embeddings.column("vector").to_pylist()
@@ -237,3 +238,27 @@ def test_described_once_and_reused_until_the_look_drifts() -> None:
     )
     third = describe_tracklets(tracklets, crops, moved, second.table, describer, 0.15, "run-3", log=lambda _: None)
     assert third.described == 1 and third.reused == 1
+
+
+def test_a_best_crop_that_does_not_decode_is_reported_and_left_out() -> None:
+    crops = crops_table({"2024-05-01/gate/000001": [0.9], "2024-05-01/gate/000002": [0.5]})
+    at = crops.schema.get_field_index("jpeg")
+    jpegs = [
+        b"not a jpeg" if crop_id.startswith("2024-05-01/gate/000002") else data
+        for crop_id, data in zip(crops.column("crop_id").to_pylist(), crops.column("jpeg").to_pylist(), strict=True)
+    ]
+    broken = crops.set_column(at, "jpeg", pa.array(jpegs, pa.binary()))
+    embeddings = embed_tracklets(crops, ImageNetEmbedder("mobilenetv2", device="cpu"), 4, 1).table
+    result = describe_tracklets(
+        tracklets_of(crops),
+        broken,
+        embeddings,
+        None,
+        PixelColourDescriber(),
+        0.15,
+        "run-1",
+        batch_size=1,
+        log=lambda _: None,
+    )
+    assert result.described == 1 and len(result.errors) == 1 and "000002" in result.errors[0]
+    assert result.table.column("tracklet_id").to_pylist() == ["2024-05-01/gate/000001"]

@@ -57,3 +57,21 @@ def test_a_streamed_partition_replaces_the_old_file_only_when_whole(tmp_path: Pa
     assert store.read("crops", part).column("x").to_pylist() == list(range(10))
     folder = Path(store.partition_file("crops", part)).parent
     assert [p.name for p in folder.iterdir()] == ["part-0.parquet"], "no staging files left behind"
+
+
+def test_filtered_reads_and_batches_span_row_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import reid_pipeline.lib.storage.parquet as parquet
+
+    monkeypatch.setattr(parquet, "ROW_GROUP_ROWS", 4)  # ten rows: three row groups
+    store = ParquetStore(str(tmp_path))
+    rows = pa.table({"id": [f"r{i}" for i in range(10)], "kind": ["a", "b"] * 5, "n": list(range(10))})
+    store.write("t", {"date": "2024-05-01"}, rows)
+    picked = store.read("t", {"date": "2024-05-01"}, columns=["id"], filters=[("kind", "=", "b"), ("n", ">", 2)])
+    assert picked.schema.names == ["id"] and picked.column("id").to_pylist() == ["r3", "r5", "r7", "r9"]
+    whole = store.read("t", {"date": "2024-05-01"}, filters=[("kind", "=", "b")])
+    assert whole.schema == rows.schema and whole.column("n").to_pylist() == [1, 3, 5, 7, 9]
+    none = store.read("t", {"date": "2024-05-01"}, columns=["n", "id"], filters=[("kind", "=", "z")])
+    assert none.num_rows == 0 and none.schema.names == ["n", "id"]
+    batches = list(store.batches("t", {"date": "2024-05-01"}, ["id"], rows=3))
+    assert [b.num_rows for b in batches] == [3, 1, 3, 1, 2]  # never across a row group
+    assert [v for b in batches for v in b.column("id").to_pylist()] == rows.column("id").to_pylist()

@@ -19,9 +19,15 @@ from reid_pipeline.lib.storage.schemas import ATTRIBUTES
     pool="gpu",
     code_version="1",
     ins={
-        # Described from each tracklet's best crop and its pooled vector: the rest of its K crops is not read.
-        "crops": dg.AssetIn(metadata={"filters": [("best_rank", "=", 1)]}),
-        "embeddings": dg.AssetIn(metadata={"filters": [("kind", "=", "tracklet")]}),
+        # Only what a description needs: the tracklet's names, its best crop's JPEG and its pooled vector. The
+        # rest of its K crops, their vectors and the other columns are not read.
+        "tracklets": dg.AssetIn(metadata={"columns": ["tracklet_id", "date", "camera_id", "entity_type"]}),
+        "crops": dg.AssetIn(
+            metadata={"filters": [("best_rank", "=", 1)], "columns": ["crop_id", "tracklet_id", "best_rank", "jpeg"]}
+        ),
+        "embeddings": dg.AssetIn(
+            metadata={"filters": [("kind", "=", "tracklet")], "columns": ["tracklet_id", "kind", "vector"]}
+        ),
     },
 )
 def attributes(

@@ -8,7 +8,7 @@ model is the most expensive stage, and an unchanged tracklet would get the same 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,37 +44,35 @@ def describe_tracklets(
     batch_size: int = 16,
     log: Callable[[str], None] = print,
 ) -> TrackletDescriptions:
-    """The ``attributes`` table of one camera-day: one row per tracklet that has a usable crop."""
-    best = crops.filter(pc.equal(pc.fill_null(crops.column("best_rank"), 0), 1))
-    best_crop = {row["tracklet_id"]: row for row in best.select(["tracklet_id", "crop_id", "jpeg"]).to_pylist()}
+    """The ``attributes`` table of one camera-day: one row per tracklet that has a usable crop.
+
+    Memory per tracklet is a small row and its vector as a NumPy array: JPEGs stay in the Arrow input and
+    are decoded one describer batch at a time, and vectors never become Python lists of floats.
+    """
+    best = _BestCrops(crops)
     vectors = tracklet_vectors(embeddings)
-    earlier = _previous_rows(previous, describer)
+    earlier = _Earlier(previous, describer)
     report = TrackletDescriptions(ATTRIBUTES.empty_table())
     rows: list[Row] = []
-    pending: list[tuple[Row, DescribeRequest]] = []
+    pending: list[tuple[Row, int]] = []  # a row's start and its best crop's index, decoded when described
     for tracklet in tracklets.select(["tracklet_id", "date", "camera_id", "entity_type"]).to_pylist():
-        crop = best_crop.get(tracklet["tracklet_id"])
-        if crop is None:
+        index = best.index.get(tracklet["tracklet_id"])
+        if index is None:
             report.without_crop += 1
             continue
         vector = vectors.get(tracklet["tracklet_id"])
-        old = earlier.get(tracklet["tracklet_id"])
-        if old is not None and _still_looks_the_same(old, vector, drift_threshold):
+        old = earlier.still_looking_the_same(tracklet["tracklet_id"], vector, drift_threshold)
+        if old is not None:
             rows.append({**old, "date": tracklet["date"], "camera_id": tracklet["camera_id"]})
             report.reused += 1
             continue
-        try:
-            image = decode_jpeg(crop["jpeg"], crop["crop_id"])
-        except ValueError as exc:
-            report.errors.append(str(exc))
-            continue
-        base = {**tracklet, "crop_id": crop["crop_id"], "appearance": vector}
-        pending.append((base, DescribeRequest(tracklet["tracklet_id"], tracklet["entity_type"], image, vector)))
+        pending.append(({**tracklet, "crop_id": best.crop_ids[index], "appearance": vector}, index))
     for chunk in batched(pending, batch_size):
-        descriptions = describer.describe([request for _, request in chunk])
-        for (base, _), description in zip(chunk, descriptions, strict=True):
+        requests = _requests(chunk, best, report.errors)
+        descriptions = describer.describe([request for _, request in requests]) if requests else []
+        for (base, _), description in zip(requests, descriptions, strict=True):
             rows.append(_row(base, description, describer, run_id))
-        report.described += len(chunk)
+        report.described += len(requests)
         log(f"described {report.described}/{len(pending)} tracklets")
     rows.sort(key=lambda row: str(row["tracklet_id"]))
     for row in rows:
@@ -83,25 +81,64 @@ def describe_tracklets(
     return report
 
 
-def _previous_rows(previous: pa.Table | None, describer: Describer) -> dict[str, Row]:
-    if previous is None or previous.num_rows == 0:
-        return {}
-    same = previous.filter(
-        pc.and_(
-            pc.equal(previous.column("backend"), describer.backend),
-            pc.equal(previous.column("model"), describer.model_name),
+class _BestCrops:
+    """Each tracklet's best crop (``best_rank`` 1): ids in Python, JPEGs left in Arrow until decoded."""
+
+    def __init__(self, crops: pa.Table) -> None:
+        best = crops.filter(pc.equal(pc.fill_null(crops.column("best_rank"), 0), 1))
+        self.crop_ids = [str(crop_id) for crop_id in best.column("crop_id").to_pylist()]
+        self.index = {str(t): i for i, t in enumerate(best.column("tracklet_id").to_pylist())}
+        self.jpegs = best.column("jpeg")
+
+    def jpeg(self, index: int) -> bytes:
+        return bytes(self.jpegs[index].as_py())
+
+
+def _requests(
+    chunk: Sequence[tuple[Row, int]], best: _BestCrops, errors: list[str]
+) -> list[tuple[Row, DescribeRequest]]:
+    """One describer batch, decoded now; a crop that does not decode is reported and left out."""
+    requests = []
+    for base, index in chunk:
+        try:
+            image = decode_jpeg(best.jpeg(index), base["crop_id"])
+        except ValueError as exc:
+            errors.append(str(exc))
+            continue
+        vector = base["appearance"]
+        requests.append((base, DescribeRequest(base["tracklet_id"], base["entity_type"], image, vector)))
+    return requests
+
+
+class _Earlier:
+    """The stored descriptions the same backend and model made, looked up one tracklet at a time.
+
+    Kept as Arrow: a re-run over a day converts only the rows it reuses, their vectors as NumPy arrays.
+    """
+
+    def __init__(self, previous: pa.Table | None, describer: Describer) -> None:
+        if previous is None:
+            previous = ATTRIBUTES.empty_table()
+        self.table = previous.filter(
+            pc.and_(
+                pc.equal(previous.column("backend"), describer.backend),
+                pc.equal(previous.column("model"), describer.model_name),
+            )
         )
-    )
-    return {row["tracklet_id"]: row for row in same.to_pylist()}
+        self.index = {str(t): i for i, t in enumerate(self.table.column("tracklet_id").to_pylist())}
+        self.appearance = self.table.column("appearance").combine_chunks()
+        self.rest = self.table.drop_columns(["appearance"])
 
-
-def _still_looks_the_same(old: Row, vector: np.ndarray | None, drift_threshold: float) -> bool:
-    if vector is None or old.get("appearance") is None:
-        return False
-    before = np.asarray(old["appearance"], dtype=np.float32)
-    if before.shape != vector.shape:
-        return False
-    return float(1.0 - before @ vector) <= drift_threshold
+    def still_looking_the_same(self, tracklet_id: str, vector: np.ndarray | None, drift_threshold: float) -> Row | None:
+        """The stored row of ``tracklet_id`` when its vector has drifted less than ``drift_threshold``."""
+        index = self.index.get(tracklet_id)
+        if index is None or vector is None or not self.appearance[index].is_valid:
+            return None
+        before = self.appearance[index].values.to_numpy(zero_copy_only=False).astype(np.float32)
+        if before.shape != vector.shape or float(1.0 - before @ vector) > drift_threshold:
+            return None
+        row: Row = self.rest.slice(index, 1).to_pylist()[0]
+        return {**row, "appearance": before}
 
 
 def _row(base: Row, description: Description, describer: Describer, run_id: str) -> Row:
@@ -123,7 +160,7 @@ def _row(base: Row, description: Description, describer: Describer, run_id: str)
         "raw_text": description.raw_text,
         "backend": describer.backend,
         "model": describer.model_name,
-        "appearance": None if vector is None else np.asarray(vector, dtype=np.float32).tolist(),
+        "appearance": None if vector is None else np.asarray(vector, dtype=np.float32),  # Arrow takes it as is
         "described_at_run": run_id,
     }
 

@@ -57,59 +57,80 @@ def day_appearances(store: ParquetStore, date: str, adaptation: SiteAdaptation |
     """Every tracklet of ``date`` that has a pooled vector, from every camera with embeddings that day.
 
     With ``adaptation``, vectors are the site-adapted ones and rows carry its ``adapter_id``; else the
-    backbone's, with ``adapter_id = "none"``.
+    backbone's, with ``adapter_id = "none"``. Vectors stay NumPy arrays (Arrow takes them as they are): as
+    Python lists of floats a day's vectors took about eight times the memory.
     """
     cameras = store.cameras("embeddings", date)
     rows: list[Row] = []
     dims = 0
     skipped = 0
     for camera in cameras:
-        part = {"date": date, "camera": camera}
-        embeddings = store.read("embeddings", part)
-        if adaptation is None:
-            dims = dims or embeddings.schema.field("vector").type.list_size
-            vectors = tracklet_vectors(embeddings)
-        else:
-            vectors = adapted_tracklet_vectors(embeddings, adaptation, camera)
-            dims = dims or (
-                adaptation.head.out_dims if adaptation.head else embeddings.schema.field("vector").type.list_size
-            )
-        provenance = embeddings.select(["tracklet_id", "backend", "model"]).to_pylist()
-        models = {row["tracklet_id"]: (row["backend"], row["model"]) for row in provenance}
-        described = (
-            {row["tracklet_id"]: row for row in store.read("attributes", part).to_pylist()}
-            if store.exists("attributes", part)
-            else {}
-        )
-        crops = store.read("crops", part, columns=["crop_id", "tracklet_id", "best_rank", "quality", "jpeg"])
-        best = crops.filter(pc.equal(pc.fill_null(crops.column("best_rank"), 0), 1)).to_pylist()
-        best_crop = {row["tracklet_id"]: row for row in best}
-        for tracklet in store.read("tracklets", part).to_pylist():
-            tracklet_id = tracklet["tracklet_id"]
-            if tracklet_id not in vectors or tracklet_id not in best_crop:
-                skipped += 1
-                continue
-            description = described.get(tracklet_id, {})
-            crop = best_crop[tracklet_id]
-            rows.append(
-                {
-                    "tracklet_id": tracklet_id,
-                    "date": date,
-                    "camera_id": camera,
-                    "entity_type": tracklet["entity_type"],
-                    "start_time": tracklet["start_time"],
-                    "end_time": tracklet["end_time"],
-                    "n_detections": tracklet["n_detections"],
-                    "best_crop_id": crop["crop_id"],
-                    "quality": float(crop["quality"]),
-                    "summary": description.get("summary"),
-                    "attributes": description.get("attributes"),
-                    "flat_attributes": encode_attributes(flat_attributes(description)) if description else None,
-                    "thumbnail": thumbnail(crop["jpeg"]),
-                    "backend": models[tracklet_id][0],
-                    "model": models[tracklet_id][1],
-                    "adapter_id": adaptation.adapter_id if adaptation else NO_ADAPTER,
-                    "vector": vectors[tracklet_id].tolist(),
-                }
-            )
+        found, width, missing = _camera_appearances(store, {"date": date, "camera": camera}, adaptation)
+        rows += found
+        dims = dims or width
+        skipped += missing
     return DayAppearances(rows, dims, cameras, skipped)
+
+
+# What an appearance takes of each table: no crop's other columns, no description's vector.
+EMBEDDING_COLUMNS = ["tracklet_id", "kind", "quality", "backend", "model", "vector"]
+CROP_COLUMNS = ["crop_id", "tracklet_id", "best_rank", "quality", "jpeg"]
+TRACKLET_COLUMNS = ["tracklet_id", "entity_type", "start_time", "end_time", "n_detections"]
+
+
+def _camera_appearances(
+    store: ParquetStore, part: dict[str, str], adaptation: SiteAdaptation | None
+) -> tuple[list[Row], int, int]:
+    """One camera's appearances of the day, their vectors' width and how many tracklets had no vector or crop."""
+    # Without adaptation only the pooled rows are read; adapting pools the crops' vectors anew.
+    kinds: list[tuple[str, str, object]] | None = [("kind", "=", "tracklet")] if adaptation is None else None
+    embeddings = store.read("embeddings", part, columns=EMBEDDING_COLUMNS, filters=kinds)
+    width = embeddings.schema.field("vector").type.list_size
+    if adaptation is None:
+        vectors = tracklet_vectors(embeddings)
+    else:
+        vectors = adapted_tracklet_vectors(embeddings, adaptation, part["camera"])
+        width = adaptation.head.out_dims if adaptation.head else width
+    pooled = embeddings.filter(pc.equal(embeddings.column("kind"), "tracklet"))
+    models = {
+        row["tracklet_id"]: (row["backend"], row["model"])
+        for row in pooled.select(["tracklet_id", "backend", "model"]).to_pylist()
+    }
+    described = _descriptions(store, part)
+    best = store.read("crops", part, columns=CROP_COLUMNS, filters=[("best_rank", "=", 1)])
+    best_crop = {row["tracklet_id"]: row for row in best.to_pylist()}
+    rows: list[Row] = []
+    skipped = 0
+    for tracklet in store.read("tracklets", part, columns=TRACKLET_COLUMNS).to_pylist():
+        tracklet_id = tracklet["tracklet_id"]
+        if tracklet_id not in vectors or tracklet_id not in best_crop:
+            skipped += 1
+            continue
+        description = described.get(tracklet_id, {})
+        crop = best_crop[tracklet_id]
+        rows.append(
+            {
+                **tracklet,
+                "date": part["date"],
+                "camera_id": part["camera"],
+                "best_crop_id": crop["crop_id"],
+                "quality": float(crop["quality"]),
+                "summary": description.get("summary"),
+                "attributes": description.get("attributes"),
+                "flat_attributes": encode_attributes(flat_attributes(description)) if description else None,
+                "thumbnail": thumbnail(crop["jpeg"]),
+                "backend": models[tracklet_id][0],
+                "model": models[tracklet_id][1],
+                "adapter_id": adaptation.adapter_id if adaptation else NO_ADAPTER,
+                "vector": vectors[tracklet_id],
+            }
+        )
+    return rows, width, skipped
+
+
+def _descriptions(store: ParquetStore, part: dict[str, str]) -> dict[str, Row]:
+    """The camera-day's attribute rows by tracklet, without the vector each was described from."""
+    if not store.exists("attributes", part):
+        return {}
+    columns = [name for name in store.schema("attributes", part).names if name != "appearance"]
+    return {row["tracklet_id"]: row for row in store.read("attributes", part, columns=columns).to_pylist()}

@@ -131,13 +131,34 @@ class ParquetStore:
         """The partition's table (or only ``columns``, only rows passing ``filters``, pyarrow's DNF form); a
         missing partition says what to materialize.
         """
+        path = self._existing(asset, partition)
+        with self.fs.open_input_file(path) as source:
+            if filters and schema is None:
+                return _filtered(pq.ParquetFile(source), columns, filters)
+            return pq.read_table(source, schema=schema, columns=columns, filters=filters)
+
+    def batches(
+        self, asset: str, partition: Mapping[str, str], columns: list[str] | None = None, rows: int = ROW_GROUP_ROWS
+    ) -> Iterator[pa.RecordBatch]:
+        """The partition's rows (only ``columns``) at most ``rows`` at a time, in file order.
+
+        Parquet is decoded a row group at a time, so memory holds one group's columns, not the partition's.
+        """
+        path = self._existing(asset, partition)
+        with self.fs.open_input_file(path) as source:
+            file = pq.ParquetFile(source)
+            # A reader per row group: one reader over the whole file kept what it had read allocated until it
+            # closed (pyarrow 26: 143 MB of Arrow memory by the end of 57 600 crops' JPEGs, against 13 MB).
+            for group in range(file.num_row_groups):
+                yield from file.iter_batches(batch_size=rows, columns=columns, row_groups=[group])
+
+    def _existing(self, asset: str, partition: Mapping[str, str]) -> str:
+        """The partition's file; a missing one raises, saying what to materialize."""
         path = self.partition_file(asset, partition)
         if not self.exists(asset, partition):
             where = ", ".join(f"{k}={v}" for k, v in partition.items()) or "(unpartitioned)"
             raise FileNotFoundError(f"{path} does not exist: materialize {asset!r} for {where} first.")
-        with self.fs.open_input_file(path) as source:
-            table = pq.read_table(source, schema=schema, columns=columns, filters=filters)
-        return table
+        return path
 
     def num_rows(self, asset: str, partition: Mapping[str, str]) -> int:
         """Rows of the partition's file, from its footer (nothing else is read)."""
@@ -169,3 +190,21 @@ class ParquetStore:
             return False
         self.fs.delete_file(self.partition_file(asset, partition))
         return True
+
+
+def _filtered(file: pq.ParquetFile, columns: list[str] | None, filters: list[tuple[str, str, object]]) -> pa.Table:
+    """Only the rows passing ``filters`` (and only ``columns``), decoded and filtered a row group at a time.
+
+    ``read_table(filters=...)`` held far more than the rows it returned. Measured on a 28 800-crop day
+    (pyarrow 26), peak Arrow memory: the 8 054 best crops' JPEGs (26 MB) 180 MB with read_table, 63 MB
+    here; the 8 054 pooled vectors (39 MB) out of the embeddings 140 MB and 113 MB.
+    """
+    expression = pq.filters_to_expression(filters)
+    wanted = columns if columns is not None else file.schema_arrow.names
+    needed = [*wanted, *dict.fromkeys(name for name, _, _ in filters if name not in wanted)]
+    parts = []
+    for group in range(file.num_row_groups):
+        part = file.read_row_group(group, columns=needed).filter(expression)
+        if part.num_rows:
+            parts.append(part.select(wanted))
+    return pa.concat_tables(parts) if parts else file.schema_arrow.empty_table().select(wanted)
