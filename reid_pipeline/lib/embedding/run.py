@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -10,9 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reid_pipeline.lib.embedding.pipelined import embed_jpegs
-from reid_pipeline.lib.embedding.types import Embedder, pool_vectors
-from reid_pipeline.lib.storage.schemas import Row, embeddings_schema
+from reid_pipeline.lib.embedding.stream import CROP_COLUMNS, embed_stream
+from reid_pipeline.lib.embedding.types import Embedder
+from reid_pipeline.lib.storage.schemas import embeddings_schema
 
 
 @dataclass
@@ -38,61 +37,16 @@ def embed_tracklets(
     workers: int,
     on_shrink: Callable[[int, int], None] | None = None,
 ) -> TrackletEmbeddings:
-    """One row per embedded best crop plus one pooled row per tracklet, in ``embeddings_schema``."""
-    chosen = best_crops(crops)
-    meta = chosen.drop_columns(["jpeg"]).to_pylist()
-    result = embed_jpegs(
-        embedder,
-        chosen.column("jpeg").to_pylist(),
-        [str(row["crop_id"]) for row in meta],
-        batch_size,
-        workers,
-        on_shrink,
-    )
-    dims = embedder.dims
-    rows: list[Row] = []
-    members: dict[str, list[tuple[Row, np.ndarray]]] = defaultdict(list)
-    for index, vector in zip(result.kept, result.vectors, strict=True):
-        crop = meta[index]
-        rows.append(_row(crop, "crop", str(crop["crop_id"]), crop["crop_id"], crop["quality"], 1, vector, embedder))
-        members[str(crop["tracklet_id"])].append((crop, vector))
-    for tracklet_id, group in members.items():
-        qualities = np.array([float(crop["quality"]) for crop, _ in group])
-        pooled = pool_vectors(np.stack([vector for _, vector in group]), qualities)
-        first = min((crop for crop, _ in group), key=lambda crop: crop["timestamp"])
-        rows.append(_row(first, "tracklet", tracklet_id, None, float(qualities.sum()), len(group), pooled, embedder))
-    table = (
-        pa.Table.from_pylist(rows, schema=embeddings_schema(dims)) if rows else embeddings_schema(dims).empty_table()
-    )
-    return TrackletEmbeddings(table, len(result.kept), len(members), result.batch_size, result.shrinks, result.errors)
+    """One row per embedded best crop plus one pooled row per tracklet, in ``embeddings_schema``, as one table.
 
-
-def _row(
-    crop: Row,
-    kind: str,
-    embedding_id: str,
-    crop_id: object,
-    quality: float,
-    n_crops: int,
-    vector: np.ndarray,
-    embedder: Embedder,
-) -> Row:
-    return {
-        "embedding_id": embedding_id,
-        "kind": kind,
-        "date": crop["date"],
-        "camera_id": crop["camera_id"],
-        "tracklet_id": crop["tracklet_id"],
-        "crop_id": crop_id,
-        "entity_type": crop["entity_type"],
-        "timestamp": crop["timestamp"],
-        "quality": quality,
-        "n_crops": n_crops,
-        "vector": vector.astype(np.float32),
-        "backend": embedder.backend,
-        "model": embedder.model_name,
-        "dims": embedder.dims,
-    }
+    For a table already in memory (tests, evaluation); the asset streams a camera-day from Parquet through
+    the same :func:`embed_stream`, so both give the same rows.
+    """
+    parts: list[pa.Table] = []
+    chosen = best_crops(crops).select(CROP_COLUMNS)
+    run = embed_stream([chosen], embedder, batch_size, workers, parts.append, on_shrink=on_shrink)
+    table = pa.concat_tables(parts) if parts else embeddings_schema(embedder.dims).empty_table()
+    return TrackletEmbeddings(table, run.crops_embedded, run.tracklets, run.batch_size, run.shrinks, run.errors)
 
 
 def tracklet_vectors(embeddings: pa.Table) -> dict[str, np.ndarray]:

@@ -1,8 +1,8 @@
 """Embed a camera-day's best crops a batch at a time: memory holds one batch of JPEGs and one pooled
 vector per tracklet, however many hours of crops the day has.
 
-Rows come out as in ``embed_tracklets`` (same schema and content): each embedded best crop's row, in the
-crops' file order, then one pooled row per tracklet, ordered by tracklet id, once every crop is seen.
+Rows, in ``embeddings_schema``: each embedded best crop's row, in the crops' file order, then one pooled row
+per tracklet (the quality-weighted mean of its crops' vectors), ordered by tracklet id, once every crop is seen.
 """
 
 from __future__ import annotations
