@@ -43,6 +43,9 @@ def window_days(store: ParquetStore, window: int, until: str | None = None) -> t
     return tuple(days[-window:]) if window > 0 else tuple(days)
 
 
+WINDOW_COLUMNS = ["embedding_id", "crop_id", "tracklet_id", "quality", "model", "vector"]
+
+
 def crops_of_days(store: ParquetStore, days: tuple[str, ...]) -> WindowCrops:
     """Every embedded crop on ``days``, from every camera, in a stable order (every entity type: they share
     the vector table, so they share its width and its adapter; a car and a person seen at once are a
@@ -54,12 +57,14 @@ def crops_of_days(store: ParquetStore, days: tuple[str, ...]) -> WindowCrops:
     for day in days:
         for camera in store.cameras("embeddings", day):
             part = {"date": day, "camera": camera}
-            table = store.read("embeddings", part)
-            crops = table.filter(pc.equal(table.column("kind"), "crop")).sort_by("embedding_id")
+            # Only the crop rows and the columns used, a row group at a time; the vectors are copied once, in order.
+            crops = store.read("embeddings", part, columns=WINDOW_COLUMNS, filters=[("kind", "=", "crop")])
             if crops.num_rows == 0:
                 continue
-            models.update(crops.column("model").to_pylist())
-            vectors.append(vectors_of(crops))
+            order = pc.sort_indices(crops.select(["embedding_id"]), [("embedding_id", "ascending")])
+            models.update(pc.unique(crops.column("model")).to_pylist())
+            vectors.append(vectors_of(crops)[order.to_numpy()])
+            crops = crops.drop_columns(["vector"]).take(order)
             crop_ids.extend(crops.column("crop_id").to_pylist())
             cameras.extend([camera] * crops.num_rows)
             tracklets.extend(crops.column("tracklet_id").to_pylist())

@@ -42,7 +42,8 @@ def thumbnail(jpeg: bytes, height: int = THUMBNAIL_HEIGHT) -> bytes:
 
 def adapted_tracklet_vectors(embeddings: pa.Table, adaptation: SiteAdaptation, camera: str) -> dict[str, np.ndarray]:
     """Per tracklet, its crops' vectors adapted to the site and pooled by crop quality (as the backbone's are)."""
-    crops = embeddings.filter(pc.equal(embeddings.column("kind"), "crop"))
+    is_crop = pc.equal(embeddings.column("kind"), "crop")
+    crops = embeddings if pc.all(is_crop).as_py() is not False else embeddings.filter(is_crop)  # no copy if all are
     if crops.num_rows == 0:
         return {}
     adapted = adaptation.apply(vectors_of(crops), [camera] * crops.num_rows)
@@ -74,6 +75,7 @@ def day_appearances(store: ParquetStore, date: str, adaptation: SiteAdaptation |
 
 # What an appearance takes of each table: no crop's other columns, no description's vector.
 EMBEDDING_COLUMNS = ["tracklet_id", "kind", "quality", "backend", "model", "vector"]
+ADAPTED_COLUMNS = ["tracklet_id", "kind", "quality", "vector"]  # of the crop rows, when adapting
 CROP_COLUMNS = ["crop_id", "tracklet_id", "best_rank", "quality", "jpeg"]
 TRACKLET_COLUMNS = ["tracklet_id", "entity_type", "start_time", "end_time", "n_detections"]
 
@@ -82,16 +84,19 @@ def _camera_appearances(
     store: ParquetStore, part: dict[str, str], adaptation: SiteAdaptation | None
 ) -> tuple[list[Row], int, int]:
     """One camera's appearances of the day, their vectors' width and how many tracklets had no vector or crop."""
-    # Without adaptation only the pooled rows are read; adapting pools the crops' vectors anew.
-    kinds: list[tuple[str, str, object]] | None = [("kind", "=", "tracklet")] if adaptation is None else None
-    embeddings = store.read("embeddings", part, columns=EMBEDDING_COLUMNS, filters=kinds)
-    width = embeddings.schema.field("vector").type.list_size
+    # The pooled rows name each tracklet's model; adapting pools the crops' vectors anew, so it reads those
+    # (only them: a second copy of a 4-hour day's vectors is 150 MB) and the pooled rows without vectors.
+    tracklet_rows: list[tuple[str, str, object]] = [("kind", "=", "tracklet")]
+    columns = EMBEDDING_COLUMNS if adaptation is None else [c for c in EMBEDDING_COLUMNS if c != "vector"]
+    pooled = store.read("embeddings", part, columns=columns, filters=tracklet_rows)
     if adaptation is None:
-        vectors = tracklet_vectors(embeddings)
+        width = pooled.schema.field("vector").type.list_size
+        vectors = tracklet_vectors(pooled)
     else:
-        vectors = adapted_tracklet_vectors(embeddings, adaptation, part["camera"])
-        width = adaptation.head.out_dims if adaptation.head else width
-    pooled = embeddings.filter(pc.equal(embeddings.column("kind"), "tracklet"))
+        crops = store.read("embeddings", part, columns=ADAPTED_COLUMNS, filters=[("kind", "=", "crop")])
+        width = adaptation.head.out_dims if adaptation.head else crops.schema.field("vector").type.list_size
+        vectors = adapted_tracklet_vectors(crops, adaptation, part["camera"])
+        del crops
     models = {
         row["tracklet_id"]: (row["backend"], row["model"])
         for row in pooled.select(["tracklet_id", "backend", "model"]).to_pylist()
