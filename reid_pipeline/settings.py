@@ -129,8 +129,8 @@ class DetectionSettings(_Section):
     ssd_config: str = Field("", description="SSD OpenCV text graph (.pbtxt); empty = the packaged one.")
     ssd_runtime: Literal["torch", "opencv"] = Field(
         "torch",
-        description="Who runs the SSD network: torch (the same boxes as OpenCV's, in less than half the time on a "
-        "CPU) or opencv (OpenCV's own DNN forward pass, the reference).",
+        description="Who runs the SSD network: torch (the same boxes as OpenCV's, in about two thirds of the "
+        "time on a CPU) or opencv (OpenCV's own DNN forward pass, the reference).",
     )
     hog_win_stride: int = Field(8, ge=2, description="HOG window stride in pixels (smaller: slower, more recall).")
     stitch_max_gap_s: float = Field(

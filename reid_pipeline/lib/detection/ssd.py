@@ -85,8 +85,8 @@ class SsdDetector:
 
     ``min_scores`` holds the least score kept per entity type (person, vehicle, animal); types not in
     it are not reported. Frames of any size work: the network sees every frame resized to 300x300.
-    ``runtime`` 'torch' runs the network in PyTorch (``ssd_network``: the same boxes, in less than half
-    the time); 'opencv' runs OpenCV's own forward pass, the reference it is tested against.
+    ``runtime`` 'torch' runs the network in PyTorch (``ssd_network``: the same boxes, in about two thirds
+    of the time); 'opencv' runs OpenCV's own forward pass, the reference it is tested against.
     """
 
     backend = "opencv-dnn-ssd"

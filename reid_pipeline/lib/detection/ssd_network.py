@@ -1,10 +1,9 @@
 """SSD-MobileNet-v2 COCO as a PyTorch module, built from the weights OpenCV reads out of the frozen graph.
 
-Why not OpenCV's own forward pass: on a 2-core CPU it takes 39 ms a 300x300 frame (68 ms of CPU), and
-detection was most of a camera-hour's compute. The same network in PyTorch, batch-norm folded into the
-convolutions and run channels-last, gives the same boxes and scores (to float rounding; a test compares the
-two on real footage) in less than half the time, because PyTorch's oneDNN kernels are faster on these
-depthwise and 1x1 convolutions.
+Why not OpenCV's own forward pass: on a 2-core CPU it takes 37-40 ms a 300x300 frame (72-76 ms of CPU),
+and detection was most of a camera-hour's compute. The same network in PyTorch, batch norms folded into the
+convolutions, run channels-last and scoring only the classes the pipeline keeps, gives the same boxes and
+scores (to float rounding; a test compares the two on real footage) in 24-26 ms (46-50 ms of CPU).
 
 OpenCV stays the model's reader: it parses the TensorFlow graph, and its prior boxes (which depend only on
 the input size) are taken from one forward pass at load. Layer names are those of the TF Object Detection
