@@ -12,7 +12,7 @@ from PIL import Image
 from reid_pipeline.lib.embedding.factory import build_embedder, choose_embedding_profile
 from reid_pipeline.lib.embedding.open_clip_backend import RANDOM_WEIGHTS
 from reid_pipeline.lib.embedding.osnet_backend import DIMS, OsnetEmbedder, build_osnet, checkpoint_state
-from reid_pipeline.lib.embedding.run import embed_jpegs
+from reid_pipeline.lib.embedding.pipelined import embed_jpegs
 from reid_pipeline.settings import EmbeddingSettings
 
 
