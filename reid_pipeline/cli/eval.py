@@ -152,7 +152,7 @@ def build_eval_detector(settings: Settings, backend: str) -> tuple[Detector | No
 
     spec = settings.detection
     if backend == "ssd":
-        ssd = SsdDetector({"person": AP_FLOOR}, graph=spec.ssd_graph, config=spec.ssd_config)
+        ssd = SsdDetector({"person": AP_FLOOR}, graph=spec.ssd_graph, config=spec.ssd_config, runtime=spec.ssd_runtime)
         return ssd, spec.ssd_min_scores.get("person", spec.confidence), ""
     if backend == "hog":
         return HogPersonDetector(confidence=AP_FLOOR, win_stride=spec.hog_win_stride), spec.confidence, ""

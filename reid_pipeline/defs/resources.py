@@ -88,6 +88,7 @@ class DetectorResource(dg.ConfigurableResource):
     ssd_min_scores: dict[str, float]
     ssd_graph: str
     ssd_config: str
+    ssd_runtime: str
     hog_win_stride: int
     stitch_max_gap_s: float
     stitch_min_similarity: float
