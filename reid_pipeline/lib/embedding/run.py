@@ -63,4 +63,4 @@ def vectors_of(table: pa.Table, column: str = "vector") -> np.ndarray:
     if len(chunked) == 0:
         return np.zeros((0, 0), dtype=np.float32)
     width = chunked.type.list_size
-    return chunked.flatten().to_numpy(zero_copy_only=False).reshape(-1, width).astype(np.float32, copy=False)
+    return chunked.flatten().to_numpy(zero_copy_only=False).reshape(-1, width).astype(np.float32)
