@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pytest
 
 from reid_pipeline.definitions import build_definitions
@@ -111,3 +112,25 @@ def test_an_erasure_retrains_the_adapter_without_the_erased_crops(
     assert not erased & set(crops_of_days(ParquetStore(str(root)), tuple(DAYS)).tracklets)
     assert not list((root / "adaptation").glob(f"{before}.*")), "the old adapter is gone from disk"
     assert adapters_in(store, "appearances") == {after}
+
+
+@pytest.mark.slow
+def test_centering_from_streamed_sums_equals_centering_fitted_on_held_crops(two_day_root: Path) -> None:
+    """``window_means`` adds the window up a few rows at a time; the adapter is the one the held crops give."""
+    from reid_pipeline.lib.adaptation.site import centering_of, fit_site_adaptation
+    from reid_pipeline.lib.adaptation.window import crops_of_days, window_means
+    from reid_pipeline.lib.storage.parquet import ParquetStore
+
+    store, days = ParquetStore(str(two_day_root)), tuple(DAYS)
+    held = crops_of_days(store, days)
+    streamed = window_means(store, days, rows=7)
+    assert held.crop_ids and streamed.crops == len(held.crop_ids)
+    assert streamed.describe().tracklets == held.describe().tracklets > 1
+    assert streamed.describe().cameras == held.describe().cameras
+    assert streamed.backbone == held.backbone
+    fitted = fit_site_adaptation("centering", held.backbone, held.vectors, held.cameras, held.tracklets, [], days)
+    summed = centering_of(streamed.backbone, streamed.sums, streamed.counts, days)
+    assert sorted(summed.camera_means) == sorted(fitted.camera_means)
+    for camera, mean in fitted.camera_means.items():
+        np.testing.assert_allclose(summed.camera_means[camera], mean, atol=1e-6)
+    assert summed.adapter_id == fitted.adapter_id

@@ -59,6 +59,33 @@ def test_mark_best_picks_top_k_usable_per_tracklet() -> None:
     assert [c["is_best"] for c in crops] == [False, True, True, True, False]
 
 
+def test_best_ranks_match_a_sort_per_tracklet_on_random_crops() -> None:
+    """Ranks from the Arrow sort equal ranking each tracklet's usable crops by (-quality, crop_id) in Python,
+    with ties, unusable crops and tracklets that have fewer usable crops than K."""
+    import pyarrow as pa
+
+    from reid_pipeline.lib.crops.cropping import best_ranks
+
+    rng = np.random.default_rng(3)
+    rows = [
+        {
+            "crop_id": f"c{i:05d}",
+            "tracklet_id": f"t{rng.integers(0, 60)}",
+            "quality": float(rng.choice([0.0, 0.25, 0.5, rng.random()])),
+        }
+        for i in rng.permutation(2000)
+    ]
+    expected: dict[str, int] = {}
+    for tracklet in {r["tracklet_id"] for r in rows}:
+        usable = [r for r in rows if r["tracklet_id"] == tracklet and r["quality"] > 0]
+        usable.sort(key=lambda r: (-np.float32(r["quality"]), r["crop_id"]))
+        expected.update({r["crop_id"]: rank for rank, r in enumerate(usable[:5], start=1)})
+    schema = pa.schema([("crop_id", pa.string()), ("tracklet_id", pa.string()), ("quality", pa.float32())])
+    ranks = best_ranks(pa.Table.from_pylist(rows, schema=schema), best_k=5).to_pylist()
+    assert {r["crop_id"]: rank for r, rank in zip(rows, ranks, strict=True) if rank is not None} == expected
+    assert best_ranks(schema.empty_table(), best_k=5).to_pylist() == []
+
+
 def test_crops_are_written_a_chunk_at_a_time_and_the_best_are_marked_across_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

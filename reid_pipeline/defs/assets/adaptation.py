@@ -9,8 +9,21 @@ from dagster import AssetExecutionContext
 from reid_pipeline.defs.resources import IdentityResource, StorageResource
 from reid_pipeline.lib.adaptation.head import HeadSpec
 from reid_pipeline.lib.adaptation.plots import loss_markdown
-from reid_pipeline.lib.adaptation.site import SiteAdaptation, fit_site_adaptation, load_current, set_current
-from reid_pipeline.lib.adaptation.window import WindowCrops, crops_of_days, window_days
+from reid_pipeline.lib.adaptation.site import (
+    SiteAdaptation,
+    centering_of,
+    fit_site_adaptation,
+    load_current,
+    set_current,
+)
+from reid_pipeline.lib.adaptation.window import (
+    WindowCrops,
+    WindowMeans,
+    WindowSummary,
+    crops_of_days,
+    window_days,
+    window_means,
+)
 from reid_pipeline.lib.storage.parquet import local_folder
 
 
@@ -55,8 +68,31 @@ def site_adapter(
         return dg.MaterializeResult(metadata={"adaptation": "none", "adapter_id": "none"})
     parquet = storage.parquet()
     days = window_days(parquet, identity.adaptation_window_days)
-    window = crops_of_days(parquet, days)
-    if not window.crop_ids:
+    started = time.perf_counter()
+    if identity.adaptation == "centering":
+        # Per-camera sums a row group at a time: a window of long days' crop vectors is never held.
+        means = window_means(parquet, days)
+        window: WindowCrops | WindowMeans = means
+        adaptation = centering_of(means.backbone, means.sums, means.counts, days) if means.crops else None
+    else:
+        # The head trains on every crop vector of the window, so they are held (memory grows with the window).
+        crops = crops_of_days(parquet, days)
+        window = crops
+        adaptation = (
+            fit_site_adaptation(
+                identity.adaptation,  # type: ignore[arg-type]
+                crops.backbone,
+                crops.vectors,
+                crops.cameras,
+                crops.tracklets,
+                crops.spans,
+                days,
+                HeadSpec(seed=identity.adaptation_seed),
+            )
+            if crops.crop_ids
+            else None
+        )
+    if adaptation is None:
         set_current(adapter_folder(storage), None)
         return dg.MaterializeResult(
             metadata={
@@ -66,26 +102,16 @@ def site_adapter(
                 "note": "no embedded crops in the window: nothing to learn, vectors stay as the backbone made them",
             }
         )
-    started = time.perf_counter()
-    adaptation = fit_site_adaptation(
-        identity.adaptation,  # type: ignore[arg-type]
-        window.backbone,
-        window.vectors,
-        window.cameras,
-        window.tracklets,
-        window.spans,
-        days,
-        HeadSpec(seed=identity.adaptation_seed),
-    )
     seconds = time.perf_counter() - started
     set_current(adapter_folder(storage), adaptation)
     path = adapter_folder(storage) / f"{adaptation.adapter_id}.npz"
-    context.log.info(f"site adapter {adaptation.adapter_id} from {len(window.crop_ids)} crops of {', '.join(days)}")
-    return dg.MaterializeResult(metadata=_adapter_metadata(adaptation, window, days, seconds, path))  # type: ignore[arg-type]
+    described = window.describe()
+    context.log.info(f"site adapter {adaptation.adapter_id} from {described.crops} crops of {', '.join(days)}")
+    return dg.MaterializeResult(metadata=_adapter_metadata(adaptation, described, days, seconds, path))  # type: ignore[arg-type]
 
 
 def _adapter_metadata(
-    adaptation: SiteAdaptation, window: WindowCrops, days: tuple[str, ...], seconds: float, path: Path
+    adaptation: SiteAdaptation, window: WindowSummary, days: tuple[str, ...], seconds: float, path: Path
 ) -> dict[str, object]:
     """What the UI shows of an adapter: its window, the vectors it learned from and, for a head, the loss curve."""
     metadata: dict[str, object] = {
@@ -93,10 +119,10 @@ def _adapter_metadata(
         "adaptation": adaptation.kind,
         "backbone": window.backbone,
         "training_window": ", ".join(days),
-        "cameras": ", ".join(sorted(set(window.cameras))),
-        "crops": len(window.crop_ids),
-        "tracklets": len(set(window.tracklets)),
-        "training_vectors": dg.MetadataValue.json(window.crop_ids[:200]),
+        "cameras": window.cameras,
+        "crops": window.crops,
+        "tracklets": window.tracklets,
+        "training_vectors": dg.MetadataValue.json(window.sample_crop_ids),
         "seconds": round(seconds, 2),
         "file": dg.MetadataValue.path(str(path)),
     }

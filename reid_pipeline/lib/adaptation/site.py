@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -183,9 +183,30 @@ def camera_means(vectors: np.ndarray, cameras: Sequence[str]) -> dict[str, np.nd
     """Mean backbone vector per camera, and over all (``ANY_CAMERA``)."""
     vectors = np.asarray(vectors, dtype=np.float32)
     labels = np.asarray(cameras)
-    means = {str(c): vectors[labels == c].mean(axis=0) for c in sorted(set(cameras))}
-    means[ANY_CAMERA] = vectors.mean(axis=0)
+    sums, counts = {}, {}
+    for camera in sorted(set(cameras)):
+        mine = labels == camera
+        sums[str(camera)] = vectors[mine].sum(axis=0, dtype=np.float64)
+        counts[str(camera)] = int(mine.sum())
+    return means_of_sums(sums, counts)
+
+
+def means_of_sums(sums: Mapping[str, np.ndarray], counts: Mapping[str, int]) -> dict[str, np.ndarray]:
+    """:func:`camera_means` from per-camera float64 sums and counts (as a stream of batches adds them up)."""
+    means = {camera: (sums[camera] / counts[camera]).astype(np.float32) for camera in sorted(sums)}
+    if sums:
+        total = np.sum(np.stack(list(sums.values())), axis=0)
+        means[ANY_CAMERA] = (total / sum(counts.values())).astype(np.float32)
     return means
+
+
+def centering_of(
+    backbone: str, sums: Mapping[str, np.ndarray], counts: Mapping[str, int], trained_on: tuple[str, ...]
+) -> SiteAdaptation:
+    """Centering from per-camera sums of the window's crop vectors (``window_means``): no crop is held."""
+    if not sums:
+        raise ValueError(f"no crop vectors in the adaptation window {', '.join(trained_on) or '(empty)'}")
+    return SiteAdaptation("centering", backbone, means_of_sums(sums, counts), None, trained_on)
 
 
 def fit_site_adaptation(

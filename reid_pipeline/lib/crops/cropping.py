@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from reid_pipeline.lib.footage.sampling import Frame, read_frames, read_image
+from reid_pipeline.lib.storage.parquet import row_group_batches
 from reid_pipeline.lib.storage.schemas import CROPS, Row
 from reid_pipeline.settings import CropSettings
 
@@ -70,6 +71,7 @@ def _frames_for(path: Path, kind: str, indices: set[int]) -> Iterator[Frame]:
 
 CHUNK_ROWS = 2048  # crop rows held as Python objects before they become Arrow (memory per chunk, not per day)
 UNMARKED = pa.schema([f for f in CROPS if f.name not in ("is_best", "best_rank")])
+_MARK_COLUMNS = pa.schema([UNMARKED.field("crop_id"), UNMARKED.field("tracklet_id"), UNMARKED.field("quality")])
 
 
 @dataclass
@@ -112,29 +114,20 @@ def write_crops(
     summary = CropSummary()
     with tempfile.TemporaryDirectory(prefix="reid-crops-") as folder:
         spill = Path(folder) / "unmarked.parquet"
-        ids: list[str] = []
-        tracklets: list[str] = []
-        qualities: list[float] = []
+        marks: list[pa.Table] = []  # ids, tracklets and qualities only: 3 Arrow columns, not a dict per crop
         with pq.ParquetWriter(spill, UNMARKED) as writer:
             for batch in _unmarked_batches(detections, manifest, raw_root, settings, log):
                 writer.write_batch(batch)
-                ids += batch.column("crop_id").to_pylist()
-                tracklets += batch.column("tracklet_id").to_pylist()
-                qualities += batch.column("quality").to_pylist()
-        marks: list[Row] = [
-            {"crop_id": c, "tracklet_id": t, "quality": q} for c, t, q in zip(ids, tracklets, qualities, strict=True)
-        ]
-        mark_best(marks, settings.best_k)
+                marks.append(pa.Table.from_batches([batch.select(["crop_id", "tracklet_id", "quality"])]))
+        ranks = best_ranks(pa.concat_tables(marks) if marks else _MARK_COLUMNS.empty_table(), settings.best_k)
         at = UNMARKED.get_field_index("jpeg")
         done = 0
-        for batch in pq.ParquetFile(spill).iter_batches(batch_size=CHUNK_ROWS):
-            chunk = marks[done : done + batch.num_rows]
+        for batch in row_group_batches(pq.ParquetFile(spill), CHUNK_ROWS):
+            rank = ranks.slice(done, batch.num_rows)
             done += batch.num_rows
             table = pa.Table.from_batches([batch], schema=UNMARKED)
-            table = table.add_column(
-                at, CROPS.field("best_rank"), pa.array([m["best_rank"] for m in chunk], pa.int32())
-            )
-            table = table.add_column(at, CROPS.field("is_best"), pa.array([m["is_best"] for m in chunk], pa.bool_()))
+            table = table.add_column(at, CROPS.field("best_rank"), rank)
+            table = table.add_column(at, CROPS.field("is_best"), pc.is_valid(rank))
             if not settings.store_all:
                 table = table.filter(table.column("is_best"))
             summary.add(table)
@@ -238,14 +231,37 @@ def _crop_row(det: Row, frame: Frame, encode: list[int], min_size: int) -> Row |
     }
 
 
+def best_ranks(marks: pa.Table, best_k: int) -> pa.Array:
+    """Each crop's rank among its tracklet's usable crops (quality > 0), best first, ties by ``crop_id``, for the
+    ``best_k`` best of each tracklet; null for every other crop. ``marks`` holds ``crop_id``, ``tracklet_id`` and
+    ``quality``; the ranks come back in its row order.
+
+    Sorted and counted in Arrow and NumPy: a 4-hour day's 180 000 crops as Python dicts cost about 100 MB.
+    """
+    rows = marks.num_rows
+    order = pc.sort_indices(
+        marks, [("tracklet_id", "ascending"), ("quality", "descending"), ("crop_id", "ascending")]
+    ).to_numpy()
+    tracklets = marks.column("tracklet_id").take(order)
+    usable = pc.greater(marks.column("quality").take(order), 0).to_numpy(zero_copy_only=False)
+    starts = np.ones(rows, dtype=bool)  # where a new tracklet begins in sorted order
+    if rows > 1:
+        starts[1:] = pc.not_equal(tracklets.slice(1), tracklets.slice(0, rows - 1)).to_numpy(zero_copy_only=False)
+    # Usable crops sort before unusable ones within a tracklet (quality descending), so a usable crop's rank is
+    # its position after its tracklet's first row.
+    position = np.arange(rows)
+    first = np.maximum.accumulate(np.where(starts, position, 0))
+    rank = position - first + 1
+    keep = usable & (rank <= best_k)
+    in_row_order = np.zeros(rows, dtype=np.int32)
+    in_row_order[order] = np.where(keep, rank, 0)
+    return pa.array(in_row_order, pa.int32(), mask=in_row_order == 0)
+
+
 def mark_best(crops: list[Row], best_k: int) -> None:
-    """Set ``is_best``/``best_rank`` on the ``best_k`` highest-quality usable crops of each tracklet."""
-    by_tracklet: dict[str, list[Row]] = defaultdict(list)
-    for crop in crops:
-        crop["is_best"], crop["best_rank"] = False, None
-        by_tracklet[str(crop["tracklet_id"])].append(crop)
-    for members in by_tracklet.values():
-        usable = [c for c in members if float(c["quality"]) > 0]
-        usable.sort(key=lambda c: (-float(c["quality"]), str(c["crop_id"])))
-        for rank, crop in enumerate(usable[:best_k], start=1):
-            crop["is_best"], crop["best_rank"] = True, rank
+    """Set ``is_best``/``best_rank`` on the ``best_k`` highest-quality usable crops of each tracklet (rows in
+    place; :func:`best_ranks` for Arrow columns).
+    """
+    ranks = best_ranks(pa.Table.from_pylist(crops, schema=_MARK_COLUMNS), best_k).to_pylist()
+    for crop, rank in zip(crops, ranks, strict=True):
+        crop["is_best"], crop["best_rank"] = rank is not None, rank

@@ -146,11 +146,7 @@ class ParquetStore:
         """
         path = self._existing(asset, partition)
         with self.fs.open_input_file(path) as source:
-            file = pq.ParquetFile(source)
-            # A reader per row group: one reader over the whole file kept what it had read allocated until it
-            # closed (pyarrow 26: 143 MB of Arrow memory by the end of 57 600 crops' JPEGs, against 13 MB).
-            for group in range(file.num_row_groups):
-                yield from file.iter_batches(batch_size=rows, columns=columns, row_groups=[group])
+            yield from row_group_batches(pq.ParquetFile(source), rows, columns)
 
     def _existing(self, asset: str, partition: Mapping[str, str]) -> str:
         """The partition's file; a missing one raises, saying what to materialize."""
@@ -190,6 +186,19 @@ class ParquetStore:
             return False
         self.fs.delete_file(self.partition_file(asset, partition))
         return True
+
+
+def row_group_batches(
+    file: pq.ParquetFile, rows: int = ROW_GROUP_ROWS, columns: list[str] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """``file``'s rows at most ``rows`` at a time, in file order, decoded a row group at a time.
+
+    A reader per row group: one reader over the whole file kept what it had read allocated until it closed
+    (pyarrow 26: 143 MB of Arrow memory by the end of 57 600 crops' JPEGs, against 13 MB; 300 MB for a 4-hour
+    day's crop spill).
+    """
+    for group in range(file.num_row_groups):
+        yield from file.iter_batches(batch_size=rows, columns=columns, row_groups=[group])
 
 
 def _filtered(file: pq.ParquetFile, columns: list[str] | None, filters: list[tuple[str, str, object]]) -> pa.Table:
