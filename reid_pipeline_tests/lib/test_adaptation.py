@@ -153,3 +153,56 @@ def test_search_vectors_go_through_the_adapter_that_made_the_stored_ones(tmp_pat
         adapt_query(tmp_path, {head.adapter_id}, query, text=True)
     with pytest.raises(ValueError, match="made by several adapters"):
         adapt_query(tmp_path, {head.adapter_id, "none"}, query, text=False)
+
+
+def test_adapted_tracklet_vectors_streamed_in_batches_equal_pooling_all_crops_at_once(tmp_path: Path) -> None:
+    """Crop vectors adapted and pooled a few rows at a time give each tracklet the vector that adapting and
+    pooling all its crops at once gives, including a tracklet whose qualities are all 0 and pooled rows mixed in.
+    """
+    from datetime import datetime
+
+    import pyarrow as pa
+
+    from reid_pipeline.lib.adaptation.site import fit_site_adaptation
+    from reid_pipeline.lib.embedding.types import pool_vectors
+    from reid_pipeline.lib.identity.appearances import adapted_tracklet_vectors
+    from reid_pipeline.lib.storage.parquet import ParquetStore
+    from reid_pipeline.lib.storage.schemas import embeddings_schema
+
+    rng = np.random.default_rng(5)
+    dims, part = 16, {"date": "2024-06-03", "camera": "gate"}
+    tracklets = [f"t{rng.integers(0, 6)}" for _ in range(40)]
+    qualities = [0.0 if t == "t0" else float(rng.choice([0.0, rng.random()])) for t in tracklets]
+    vectors = l2_normalise(rng.normal(0, 1, (40, dims))).astype(np.float32)
+    rows = [
+        {
+            "embedding_id": f"c{i}" if kind == "crop" else tracklets[i],
+            "kind": kind,
+            "date": part["date"],
+            "camera_id": part["camera"],
+            "tracklet_id": tracklets[i],
+            "crop_id": f"c{i}" if kind == "crop" else None,
+            "entity_type": "person",
+            "timestamp": datetime(2024, 6, 3, 12, 0, i),
+            "quality": qualities[i],
+            "n_crops": 1,
+            "vector": vectors[i],
+            "backend": "test",
+            "model": "synthetic",
+            "dims": dims,
+        }
+        for i in range(40)
+        for kind in (("crop", "tracklet") if i % 9 == 0 else ("crop",))
+    ]
+    store = ParquetStore(str(tmp_path))
+    store.write("embeddings", part, pa.Table.from_pylist(rows, schema=embeddings_schema(dims)))
+    adaptation = fit_site_adaptation("centering", "test:synthetic", vectors, ["gate"] * 40, tracklets, [], ("d",))
+    adapted = adaptation.apply(vectors, ["gate"] * 40)
+
+    streamed = adapted_tracklet_vectors(store, part, adaptation, rows=3)
+
+    assert sorted(streamed) == sorted(set(tracklets))
+    for tracklet, vector in streamed.items():
+        mine = np.array([t == tracklet for t in tracklets])
+        expected = pool_vectors(adapted[mine], np.array(qualities)[mine])
+        np.testing.assert_allclose(vector, expected, atol=1e-6)

@@ -77,13 +77,14 @@ def appearances(
     adaptation = current_adaptation(storage, identity)
     adapter_id = adaptation.adapter_id if adaptation else NO_ADAPTER
     stale = [d for d in _stale_days(store, "appearances", adapter_id) if d not in context.partition_keys]
-    made = [day_appearances(storage.parquet(), date, adaptation) for date in [*context.partition_keys, *stale]]
-    widths = {day.dims for day in made if day.rows}
-    if stale and store.vector_width("appearances") not in (None, *widths):
-        # Another adapter, another width: every stored day was re-adapted above, so the table starts anew.
-        store.drop("appearances")
     written, cameras, skipped, left_out = 0, set(), 0, 0
-    for date, day in zip([*context.partition_keys, *stale], made, strict=True):
+    # A day at a time, made and written: re-adapting a year of stored days never holds more than one of them.
+    for date in [*context.partition_keys, *stale]:
+        day = day_appearances(storage.parquet(), date, adaptation)
+        if stale and day.rows and store.vector_width("appearances") not in (None, day.dims):
+            # Another adapter, another width: every stored day is re-adapted in this loop, so the table starts
+            # anew (one adapter makes every day's vectors, so the first day with rows tells the width).
+            store.drop("appearances")
         rows = erased.keep(day.rows)  # erased entities stay erased, whatever a re-run found again
         left_out += len(day.rows) - len(rows)
         if rows or store.has("appearances"):

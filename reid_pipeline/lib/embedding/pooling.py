@@ -8,7 +8,7 @@ the order of the additions.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -21,12 +21,12 @@ FIRST_CROP_FIELDS = ("date", "camera_id", "entity_type", "timestamp")  # a poole
 
 
 @dataclass
-class _Running:
+class RunningPool:
+    """One pooled vector as crops stream past: what ``pool_vectors`` computes over them all at once."""
+
     total: np.ndarray  # sum of quality x vector; the plain sum while every quality so far is 0
-    weight: float  # sum of qualities
-    count: int
-    first_key: tuple[datetime, int]  # (timestamp, best_rank) of the earliest crop: ties go to the better rank
-    first: dict[str, object]  # that crop's FIRST_CROP_FIELDS
+    weight: float = 0.0  # sum of qualities
+    count: int = 0
 
     def add(self, vector: np.ndarray, quality: float) -> None:
         if quality < 0:
@@ -45,6 +45,21 @@ class _Running:
     def vector(self) -> np.ndarray:
         mean = self.total / (self.weight if self.weight > 0 else self.count)
         return l2_normalise(mean[None, :])[0]
+
+
+def pooled_by_key(keys: list[str], vectors: np.ndarray, qualities: list[float], into: dict[str, RunningPool]) -> None:
+    """Fold ``vectors`` (one per key, weighted by quality) into the running pools of their keys."""
+    for i, key in enumerate(keys):
+        running = into.get(key)
+        if running is None:
+            running = into[key] = RunningPool(np.zeros(vectors.shape[1], dtype=np.float64))
+        running.add(vectors[i].astype(np.float64), float(qualities[i]))
+
+
+@dataclass
+class _Running(RunningPool):
+    first_key: tuple[datetime, int] = (datetime.min, 0)  # (timestamp, best_rank) of the earliest crop
+    first: dict[str, object] = field(default_factory=dict)  # that crop's FIRST_CROP_FIELDS
 
 
 class TrackletPool:
@@ -68,7 +83,7 @@ class TrackletPool:
             running = self._tracklets.get(str(tracklet_id))
             if running is None:
                 first = {name: values[i] for name, values in fields.items()}
-                running = _Running(np.zeros(self.dims, dtype=np.float64), 0.0, 0, key, first)
+                running = _Running(np.zeros(self.dims, dtype=np.float64), first_key=key, first=first)
                 self._tracklets[str(tracklet_id)] = running
             elif key < running.first_key:
                 running.first_key = key
