@@ -12,6 +12,7 @@ from reid_pipeline.defs.assets.embeddings import embeddings
 from reid_pipeline.defs.assets.footage import footage_manifest
 from reid_pipeline.defs.assets.identity import appearances, daily_entities, entities, entity_timelines, watch_sightings
 from reid_pipeline.defs.assets.report import daily_report
+from reid_pipeline.defs.memory_hooks import RELEASE_MEMORY_HOOKS
 
 CAMERA_DAY_ASSETS = [footage_manifest, detections, crops, tracklets, embeddings, attributes]
 IDENTITY_ASSETS = [site_adapter, appearances, daily_entities, entities, entity_timelines, watch_sightings, daily_report]
@@ -32,7 +33,11 @@ def _asset_job(
     name: str, assets: list[dg.AssetsDefinition], description: str, max_retries: int
 ) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
-        name, selection=dg.AssetSelection.assets(*assets), description=description, tags=retry_tags(max_retries)
+        name,
+        selection=dg.AssetSelection.assets(*assets),
+        description=description,
+        tags=retry_tags(max_retries),
+        hooks=RELEASE_MEMORY_HOOKS,
     )
 
 
@@ -64,6 +69,7 @@ def build_relink_job() -> dg.UnresolvedAssetJobDefinition:
         description="Relink every day's daily entities into global entities from scratch (after a change of "
         "threshold or embedding model). The nightly identity_job links only what is new.",
         config={"ops": {"entities": {"config": {"full": True}}}},
+        hooks=RELEASE_MEMORY_HOOKS,
     )
 
 

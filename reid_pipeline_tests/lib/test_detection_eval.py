@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from reid_pipeline.lib.detection.run import renumbered
-from reid_pipeline.lib.detection.stitching import SIGNATURE_DIMS, StitchSpec
+from reid_pipeline.lib.detection.stitching import SIGNATURE_DIMS, StitchSpec, summed_signatures
 from reid_pipeline.lib.detection.types import Detections
 from reid_pipeline.lib.evaluation.detection_eval import average_precision, match_frame, score_detector
 from reid_pipeline.lib.evaluation.ground_truth import SourceBox
@@ -117,7 +117,8 @@ def test_renumbering_joins_stitched_fragments_under_one_tracklet_id() -> None:
     rows = [row(1, s, 100 + 40 * s) for s in (0, 1, 2)] + [row(2, s, 100 + 40 * s) for s in (3.5, 4.5)]
     rows += [row(3, s, 600) for s in (0, 1)]
     same = np.eye(SIGNATURE_DIMS, dtype=np.float32)[0]
-    table = renumbered(pa.Table.from_pylist(rows), np.stack([same] * len(rows)), StitchSpec(max_gap_s=4.0))
+    sums = summed_signatures([int(str(r["track_id"])) for r in rows], [same] * len(rows))
+    table = renumbered(pa.Table.from_pylist(rows), sums, StitchSpec(max_gap_s=4.0))
     assert table["track_id"].to_pylist() == [1, 1, 1, 1, 1, 2, 2]
     assert set(table["tracklet_id"].to_pylist()) == {"2024-05-01/gate/000001", "2024-05-01/gate/000002"}
     assert table.schema == pa.Table.from_pylist(rows).schema

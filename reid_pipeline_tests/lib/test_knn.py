@@ -38,3 +38,17 @@ def test_the_inverted_file_finds_what_exact_search_finds(monkeypatch: pytest.Mon
     assert len(found & wanted) >= 0.99 * len(wanted), "recall of the true neighbour pairs"
     again = knn.neighbour_pairs(vectors, k=6, floor=0.7)
     assert pairs_of(again) == found, "seeded: the same day gets the same candidates"
+
+
+@pytest.mark.parametrize("floor", [-1.0, 0.7], ids=["most-pairs-pass", "few-pairs-pass"])
+def test_small_similarity_blocks_find_the_same_pairs_as_one_block(
+    monkeypatch: pytest.MonkeyPatch, floor: float
+) -> None:
+    """Queries go a block of similarities at a time (memory flat in the day's size); the pairs do not change."""
+    vectors = clustered(600, 16)
+    whole = knn.neighbour_pairs(vectors, k=4, floor=floor)
+    monkeypatch.setattr(knn, "BLOCK_ELEMENTS", 7 * 600)  # 7 queries a block, the last one shorter
+    blocked = knn.neighbour_pairs(vectors, k=4, floor=floor)
+    assert whole.query.size > 0
+    for name in ("query", "other", "similarity"):
+        np.testing.assert_array_equal(getattr(blocked, name), getattr(whole, name))

@@ -10,6 +10,7 @@ from reid_pipeline.lib.detection.stitching import (
     build_fragments,
     colour_signature,
     stitch,
+    summed_signatures,
 )
 
 SPEC = StitchSpec(max_gap_s=4.0, min_similarity=0.75)
@@ -69,7 +70,11 @@ def test_a_gap_of_zero_turns_stitching_off() -> None:
 
 def test_build_fragments_orders_by_time_and_pools_signatures() -> None:
     fragments = build_fragments(
-        [5, 5, 7], ["person"] * 3, [2.0, 1.0, 3.0], [[0, 0, 1, 2], [1, 0, 2, 2], [5, 5, 6, 7]], [RED, BLUE, RED]
+        [5, 5, 7],
+        ["person"] * 3,
+        [2.0, 1.0, 3.0],
+        [[0, 0, 1, 2], [1, 0, 2, 2], [5, 5, 6, 7]],
+        summed_signatures([5, 5, 7], [RED, BLUE, RED]),
     )
     by_id = {f.track_id: f for f in fragments}
     assert by_id[5].times.tolist() == [1.0, 2.0] and by_id[5].boxes[0].tolist() == [1, 0, 2, 2]

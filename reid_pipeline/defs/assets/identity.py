@@ -24,10 +24,11 @@ from reid_pipeline.lib.adaptation.site import NO_ADAPTER
 from reid_pipeline.lib.identity.appearances import day_appearances
 from reid_pipeline.lib.identity.corrections import interpret
 from reid_pipeline.lib.identity.daily import cluster_day
+from reid_pipeline.lib.identity.day_arrays import COLUMNS as DAY_COLUMNS
 from reid_pipeline.lib.identity.refresh import refresh_timelines, write_day_sightings
 from reid_pipeline.lib.identity.relink import relink
 from reid_pipeline.lib.identity.store import IdentityStore, quoted
-from reid_pipeline.lib.identity.tables import ENTITY_TIMELINES
+from reid_pipeline.lib.identity.tables import ENTITY_TIMELINES, appearances_schema
 from reid_pipeline.lib.identity.thresholds import adaptation_kind, default_threshold
 from reid_pipeline.lib.privacy.tombstones import Tombstones
 
@@ -80,14 +81,16 @@ def appearances(
     written, cameras, skipped, left_out = 0, set(), 0, 0
     # A day at a time, made and written: re-adapting a year of stored days never holds more than one of them.
     for date in [*context.partition_keys, *stale]:
-        day = day_appearances(storage.parquet(), date, adaptation)
-        if stale and day.rows and store.vector_width("appearances") not in (None, day.dims):
+        # Erased entities stay erased, whatever a re-run found again.
+        day = day_appearances(storage.parquet(), date, adaptation, erased.keep)
+        if stale and day.found and store.vector_width("appearances") not in (None, day.dims):
             # Another adapter, another width: every stored day is re-adapted in this loop, so the table starts
             # anew (one adapter makes every day's vectors, so the first day with rows tells the width).
             store.drop("appearances")
-        rows = erased.keep(day.rows)  # erased entities stay erased, whatever a re-run found again
-        left_out += len(day.rows) - len(rows)
-        if rows or store.has("appearances"):
+        kept = day.table.num_rows if day.table is not None else 0
+        left_out += day.found - kept
+        if kept or store.has("appearances"):
+            rows = day.table if day.table is not None else appearances_schema(day.dims or 1).empty_table()
             written += store.write_appearances(date, rows, day.dims or 1)
         cameras.update(day.cameras)
         skipped += day.skipped_without_vector
@@ -157,7 +160,10 @@ def daily_entities(
 
 
 def _cluster_one_day(store: IdentityStore, identity: IdentityResource, date: str) -> dict[str, float | str]:
-    rows = store.arrow("appearances", f"date = {quoted(date)}")
+    # Only what clustering reads: no thumbnail or attribute document (a 4-hour day's are a copy's worth again).
+    stored = set(store.table("appearances").schema.names) if store.has("appearances") else set()
+    wanted = [name for name in (*DAY_COLUMNS, "vector") if name in stored]  # an older table may lack adapter_id
+    rows = store.arrow("appearances", f"date = {quoted(date)}", columns=wanted)
     first = rows.slice(0, 1).select(["adapter_id"]).to_pylist() if rows is not None else []
     backend, adaptation = _backend_of(store, date), _adaptation_of(first)
     params = identity.params(backend, adaptation)

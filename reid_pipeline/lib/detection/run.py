@@ -8,7 +8,7 @@ stitched where motion and colour agree, and track ids renumbered to be unique wi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
@@ -24,6 +24,7 @@ from reid_pipeline.lib.detection.guard import in_file_pixels, large_enough
 from reid_pipeline.lib.detection.stitching import (
     SIGNATURE_DIMS,
     StitchSpec,
+    add_signature,
     build_fragments,
     colour_signature,
     stitch,
@@ -134,7 +135,9 @@ def detect_camera_day(
     started = time.perf_counter()
     next_track = 1
     parts: list[pa.Table] = []
-    signatures: list[np.ndarray] = []
+    # A running colour sum per track, not a signature per detection (180 000 of them in a 4-hour day).
+    signatures: dict[int, np.ndarray] = {}
+    detected = 0
     usable = [row for row in manifest if row["error"] is None]
     per_file = partial(detect_file, tracking=tracking, sampling=sampling)
     files = FileDetection(per_file, detector, recipe if sampling.isolate_files else None, run.reports, log)
@@ -148,20 +151,18 @@ def detect_camera_day(
                         local_to_day[box.track_id] = next_track
                         next_track += 1
                     rows.append(_detection_row(row, frame, k, box, local_to_day[box.track_id], detector))
-                    signatures.append(
-                        box.signature if box.signature is not None else np.zeros(SIGNATURE_DIMS, np.float32)
-                    )
+                    signature = box.signature if box.signature is not None else np.zeros(SIGNATURE_DIMS, np.float32)
+                    add_signature(signatures, local_to_day[box.track_id], signature)
+            detected += len(rows)
             parts.append(table_from_rows(rows, DETECTIONS))  # one file's dicts at a time, never a day's
             run.files += 1
-            log(
-                f"file {number}/{len(usable)} {row['path']}: {len(local_to_day)} tracks; {len(signatures)} detections so far"
-            )
+            log(f"file {number}/{len(usable)} {row['path']}: {len(local_to_day)} tracks; {detected} detections so far")
     finally:
         files.close()  # the worker process goes even when a file fails past containment
     run.table = pa.concat_tables(parts) if parts else empty_table(DETECTIONS)
     if stitching is not None and run.table.num_rows:
         before = next_track - 1
-        run.table = renumbered(run.table, np.stack(signatures), stitching)
+        run.table = renumbered(run.table, signatures, stitching)
         log(f"stitched {before} track fragments into {len(pc.unique(run.table['track_id']))} tracklets")
     run.seconds = time.perf_counter() - started
     return run
@@ -190,33 +191,39 @@ def _detection_row(file: Row, frame: Frame, k: int, box: Tracked, day_track: int
 
 
 def stitched_track_ids(
-    track_ids: list[int],
-    entity_types: list[str],
-    offsets_s: list[float],
-    boxes: list[list[float]],
-    signatures: list[np.ndarray] | np.ndarray,
+    track_ids: Sequence[int] | np.ndarray,
+    entity_types: Sequence[str],
+    offsets_s: Sequence[float] | np.ndarray,
+    boxes: Sequence[Sequence[float]] | np.ndarray,
+    signature_sums: Mapping[int, np.ndarray],
     spec: StitchSpec,
 ) -> list[int]:
     """Each detection's track id after stitching: fragments joined, numbered 1, 2, ... by first sighting."""
-    root = stitch(build_fragments(track_ids, entity_types, offsets_s, boxes, list(signatures)), spec)
+    root = stitch(build_fragments(track_ids, entity_types, offsets_s, boxes, signature_sums), spec)
     number = {head: i + 1 for i, head in enumerate(sorted(set(root.values())))}
-    return [number[root[track]] for track in track_ids]
+    return [number[root[int(track)]] for track in track_ids]
 
 
-def renumbered(table: pa.Table, signatures: np.ndarray, spec: StitchSpec) -> pa.Table:
-    """``table`` (``DETECTIONS``) with stitched fragments joined under one track id and tracklet id."""
-    seconds = table.column("timestamp").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
-    offsets = ((seconds - seconds.min()) / 1e6).tolist()
-    boxes = table.column("bbox").combine_chunks().flatten().to_numpy().reshape(-1, 4).tolist()
-    tracks = table.column("track_id").to_pylist()
-    new_ids = stitched_track_ids(tracks, table.column("entity_type").to_pylist(), offsets, boxes, signatures, spec)
-    ids = [
-        tracklet_id(day, camera, track)
-        for day, camera, track in zip(
-            table.column("date").to_pylist(), table.column("camera_id").to_pylist(), new_ids, strict=True
-        )
-    ]
+def renumbered(table: pa.Table, signature_sums: Mapping[int, np.ndarray], spec: StitchSpec) -> pa.Table:
+    """``table`` (``DETECTIONS``) with stitched fragments joined under one track id and tracklet id, given each
+    track's summed colour signature (:func:`~reid_pipeline.lib.detection.stitching.summed_signatures`).
+    """
+    micros = table.column("timestamp").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
+    offsets = (micros - micros.min()) / 1e6
+    boxes = table.column("bbox").combine_chunks().flatten().to_numpy().reshape(-1, 4)
+    tracks = table.column("track_id").to_numpy()
+    new_ids = pa.array(
+        stitched_track_ids(tracks, table.column("entity_type").to_pylist(), offsets, boxes, signature_sums, spec),
+        table.schema.field("track_id").type,
+    )
+    # date/camera/track, as tracklet_id() spells it, in Arrow: no Python string per detection.
+    ids = pc.binary_join_element_wise(
+        table.column("date"),
+        table.column("camera_id"),
+        pc.utf8_lpad(new_ids.cast(pa.string()), 6, "0"),
+        "/",
+    )
     for name, values in (("track_id", new_ids), ("tracklet_id", ids)):
         field_ = table.schema.field(name)
-        table = table.set_column(table.schema.get_field_index(name), field_, pa.array(values, field_.type))
+        table = table.set_column(table.schema.get_field_index(name), field_, values.cast(field_.type))
     return table

@@ -18,7 +18,7 @@ predecessor, so chains form in time order and never branch.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -81,29 +81,49 @@ def colour_signature(image: np.ndarray, xyxy: Sequence[float]) -> np.ndarray:
     return joined / norm if norm > 0 else signature
 
 
+def summed_signatures(track_ids: Sequence[int], signatures: Sequence[np.ndarray]) -> dict[int, np.ndarray]:
+    """Per track, the float64 sum of its detections' colour signatures (what :func:`build_fragments` pools)."""
+    sums: dict[int, np.ndarray] = {}
+    for track, signature in zip(track_ids, signatures, strict=True):
+        add_signature(sums, int(track), signature)
+    return sums
+
+
+def add_signature(sums: dict[int, np.ndarray], track: int, signature: np.ndarray) -> None:
+    """Add one detection's signature to its track's running sum (a day's detections keep a sum per track)."""
+    if track in sums:
+        sums[track] += signature
+    else:
+        sums[track] = signature.astype(np.float64)
+
+
 def build_fragments(
-    track_ids: Sequence[int],
+    track_ids: Sequence[int] | np.ndarray,
     entity_types: Sequence[str],
-    times: Sequence[float],
-    boxes: Sequence[Sequence[float]],
-    signatures: Sequence[np.ndarray],
+    times: Sequence[float] | np.ndarray,
+    boxes: Sequence[Sequence[float]] | np.ndarray,
+    signature_sums: Mapping[int, np.ndarray],
 ) -> list[Fragment]:
-    """Fragments from per-detection columns (any order); times in seconds."""
-    by_track: dict[int, list[int]] = {}
-    for i, track in enumerate(track_ids):
-        by_track.setdefault(int(track), []).append(i)
+    """Fragments from per-detection columns (any order; times in seconds) and each track's summed colour
+    signature (:func:`summed_signatures`), in the order their tracks first appear in the columns.
+    """
+    tracks = np.asarray(track_ids, dtype=np.int64)
+    seconds = np.asarray(times, dtype=np.float64)
+    corners = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    order = np.lexsort((seconds, tracks))  # by track, then time; ties keep their order
+    groups = np.split(order, np.flatnonzero(np.diff(tracks[order])) + 1) if len(order) else []
     fragments = []
-    for track, rows in by_track.items():
-        rows.sort(key=lambda i: times[i])
-        mean = np.mean([signatures[i] for i in rows], axis=0)
-        norm = float(np.linalg.norm(mean))
+    for rows in sorted(groups, key=lambda rows: int(rows.min())):
+        track = int(tracks[rows[0]])
+        total = np.asarray(signature_sums[track], dtype=np.float64)
+        norm = float(np.linalg.norm(total))
         fragments.append(
             Fragment(
                 track,
-                entity_types[rows[0]],
-                np.array([times[i] for i in rows], np.float64),
-                np.array([boxes[i] for i in rows], np.float64).reshape(-1, 4),
-                mean / norm if norm > 0 else mean,
+                entity_types[int(rows[0])],
+                seconds[rows],
+                corners[rows],
+                (total / norm if norm > 0 else total).astype(np.float32),
             )
         )
     return fragments

@@ -30,6 +30,7 @@ from reid_pipeline.lib.detection.stitching import (
     build_fragments,
     colour_signature,
     stitch,
+    summed_signatures,
 )
 from reid_pipeline.lib.detection.tracking import Tracker, TrackingSpec
 from reid_pipeline.lib.detection.types import Detections, Detector
@@ -189,7 +190,7 @@ def run_tracker(
             ["person"] * len(rows),
             [(r[0] - 1) / sampled.source_fps for r in rows],
             [r[2].tolist() for r in rows],
-            signatures,
+            summed_signatures([r[1] for r in rows], signatures),
         )
         root = stitch(fragments, StitchSpec(max_gap_s=config.stitch_gap_s, min_similarity=config.stitch_min_similarity))
         rows = [(frame, root[track], box) for frame, track, box in rows]

@@ -240,8 +240,9 @@ class IdentityStore:
 
     # Table-specific helpers -------------------------------------------------------------------
 
-    def write_appearances(self, date: str, rows: list[Row], dims: int) -> int:
-        return self.write_day("appearances", appearances_schema(dims), "tracklet_id", date, _with_adapter(rows))
+    def write_appearances(self, date: str, rows: list[Row] | pa.Table, dims: int) -> int:
+        data = rows if isinstance(rows, pa.Table) else _with_adapter(rows)  # a table names its adapter
+        return self.write_day("appearances", appearances_schema(dims), "tracklet_id", date, data)
 
     def write_daily_entities(self, date: str, rows: list[Row] | pa.Table, dims: int) -> int:
         """Replace the day's daily entities, and record their fingerprint (what the global step links by)."""
