@@ -8,7 +8,7 @@ from reid_pipeline.defs.assets.preview import table_preview
 from reid_pipeline.defs.io_manager import BEST_CROPS
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days, split_camera_day
 from reid_pipeline.defs.resources import CropResource, StorageResource
-from reid_pipeline.lib.crops.cropping import write_crops
+from reid_pipeline.lib.crops.cropping import CROP_DETECTION_COLUMNS, write_crops
 from reid_pipeline.lib.crops.tracklets import TRACKLET_DETECTION_COLUMNS, TrackletRow, summarise_tracklets
 from reid_pipeline.lib.storage.rows import table_of
 from reid_pipeline.lib.storage.schemas import CROPS
@@ -20,6 +20,8 @@ from reid_pipeline.lib.storage.schemas import CROPS
     group_name="footage",
     kinds={"parquet"},
     code_version="1",
+    # What cutting needs of the detections: not their class names, tracker numbers or model names.
+    ins={"detections": dg.AssetIn(metadata={"columns": CROP_DETECTION_COLUMNS})},
 )
 def crops(
     context: AssetExecutionContext,

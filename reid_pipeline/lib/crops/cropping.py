@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +68,9 @@ def _frames_for(path: Path, kind: str, indices: set[int]) -> Iterator[Frame]:
     yield from read_frames(path, indices)
 
 
+# The detection columns cutting reads (the rest of a day's detections is not loaded).
+CROP_DETECTION_COLUMNS = ["detection_id", "date", "camera_id", "file_id", "path", "frame_index", "timestamp"]
+CROP_DETECTION_COLUMNS += ["bbox", "score", "entity_type", "tracklet_id"]
 CHUNK_ROWS = 2048  # crop rows held as Python objects before they become Arrow (memory per chunk, not per day)
 UNMARKED = pa.schema([f for f in CROPS if f.name not in ("is_best", "best_rank")])
 _MARK_COLUMNS = pa.schema([UNMARKED.field("crop_id"), UNMARKED.field("tracklet_id"), UNMARKED.field("quality")])
@@ -160,9 +162,9 @@ def _unmarked_batches(
     encode = [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality]
     pending: list[Row] = []
     file_ids = detections.column("file_id")
-    for file_id in dict.fromkeys(file_ids.to_pylist()):  # files in the order detection met them
-        dets = detections.filter(pc.equal(file_ids, file_id)).to_pylist()
-        path = raw_root / str(dets[0]["path"])
+    for file_id in pc.unique(file_ids).to_pylist():  # files in the order detection met them
+        dets = detections.filter(pc.equal(file_ids, file_id))
+        path = raw_root / str(dets.column("path")[0].as_py())
         cut = 0
         for crop in _file_crops(dets, path, kinds.get(str(file_id), "video"), encode, settings.min_size):
             pending.append(crop)
@@ -170,8 +172,9 @@ def _unmarked_batches(
             if len(pending) == CHUNK_ROWS:
                 yield pa.RecordBatch.from_pylist(pending, schema=UNMARKED)
                 pending = []
-        if len(dets) > cut:  # frames gone since detection ran, or a crop that could not be encoded
-            log(f"{path}: {len(dets) - cut} detections had no frame to crop from; re-run detections for this partition")
+        if dets.num_rows > cut:  # frames gone since detection ran, or a crop that could not be encoded
+            missing = dets.num_rows - cut
+            log(f"{path}: {missing} detections had no frame to crop from; re-run detections for this partition")
     if pending:
         yield pa.RecordBatch.from_pylist(pending, schema=UNMARKED)
 
@@ -189,13 +192,20 @@ def cut_crops(
     return crop_table(pa.Table.from_pylist(detections), manifest, raw_root, settings, log).to_pylist()
 
 
-def _file_crops(dets: list[Row], path: Path, kind: str, encode: list[int], min_size: int) -> Iterator[Row]:
-    """The crops of one file's detections, decoding only the frames they are on, one frame at a time."""
-    by_frame: dict[int, list[Row]] = defaultdict(list)
-    for det in dets:
-        by_frame[int(det["frame_index"])].append(det)
-    for frame in _frames_for(path, kind, set(by_frame)):
-        for det in by_frame.pop(frame.index, []):
+def _file_crops(dets: pa.Table, path: Path, kind: str, encode: list[int], min_size: int) -> Iterator[Row]:
+    """The crops of one file's detections, decoding only the frames they are on, one frame at a time; only
+    the frame being cut has its detections as Python rows (a long file's are many)."""
+    dets = dets.take(pc.sort_indices(dets, [("frame_index", "ascending")]))  # stable: a frame's boxes keep order
+    frames = dets.column("frame_index").to_numpy()
+    wanted = np.unique(frames)
+    starts = np.searchsorted(frames, wanted, side="left")
+    ends = np.searchsorted(frames, wanted, side="right")
+    span = {int(f): (int(a), int(b)) for f, a, b in zip(wanted, starts, ends, strict=True)}
+    for frame in _frames_for(path, kind, set(span)):
+        if frame.index not in span:
+            continue
+        first, end = span.pop(frame.index)
+        for det in dets.slice(first, end - first).to_pylist():
             crop = _crop_row(det, frame, encode, min_size)
             if crop is not None:
                 yield crop
