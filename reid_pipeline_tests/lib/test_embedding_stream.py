@@ -16,7 +16,7 @@ from PIL import Image
 from reid_pipeline.lib.embedding.checks import EmbeddingChecks, check_embeddings
 from reid_pipeline.lib.embedding.pooling import TrackletPool
 from reid_pipeline.lib.embedding.run import embed_tracklets, vectors_of
-from reid_pipeline.lib.embedding.stream import CROP_COLUMNS, embed_stream
+from reid_pipeline.lib.embedding.stream import CROP_COLUMNS, best_crop_counts, embed_stream
 from reid_pipeline.lib.embedding.types import l2_normalise
 from reid_pipeline.lib.storage.parquet import ParquetStore
 from reid_pipeline.lib.storage.schemas import CROPS, embeddings_schema
@@ -83,8 +83,11 @@ def _crop(crop_id: str, tracklet_id: str, at: datetime, quality: float, rank: in
     }
 
 
-def streamed(store: ParquetStore, embedder: ThumbnailEmbedder, rows: int) -> tuple[pa.Table, EmbeddingChecks, object]:
-    """Stream the partition's crops ``rows`` at a time into its embeddings partition; the written table."""
+def streamed(
+    store: ParquetStore, embedder: ThumbnailEmbedder, rows: int, counted: bool = False
+) -> tuple[pa.Table, EmbeddingChecks, object]:
+    """Stream the partition's crops ``rows`` at a time into its embeddings partition; the written table.
+    ``counted``: the best crops per tracklet are announced, so finished tracklets drop their running sums."""
     checks = EmbeddingChecks(DIMS, DIMS)
     with store.stream("embeddings", PARTITION, embeddings_schema(DIMS)) as write:
 
@@ -93,7 +96,8 @@ def streamed(store: ParquetStore, embedder: ThumbnailEmbedder, rows: int) -> tup
             write(table)
 
         batches = store.batches("crops", PARTITION, CROP_COLUMNS, rows)
-        summary = embed_stream(batches, embedder, 2, 1, sink, checks.expect)
+        counts = best_crop_counts(store.read("crops", PARTITION)) if counted else None
+        summary = embed_stream(batches, embedder, 2, 1, sink, checks.expect, crops_per_tracklet=counts)
     return store.read("embeddings", PARTITION), checks, summary
 
 
@@ -101,13 +105,14 @@ def by_id(table: pa.Table) -> pa.Table:
     return table.sort_by([("kind", "ascending"), ("embedding_id", "ascending")])
 
 
+@pytest.mark.parametrize("counted", [False, True], ids=["sums-to-the-end", "finished-tracklets-let-go"])
 @pytest.mark.parametrize("rows", [1, 4, 1000])
-def test_streamed_rows_equal_embedding_the_day_at_once(tmp_path: Path, rows: int) -> None:
+def test_streamed_rows_equal_embedding_the_day_at_once(tmp_path: Path, rows: int, counted: bool) -> None:
     crops = day_of_crops()
     store = ParquetStore(str(tmp_path))
     store.write("crops", PARTITION, crops)
     at_once = embed_tracklets(crops, ThumbnailEmbedder(), 2, 1)
-    table, checks, summary = streamed(store, ThumbnailEmbedder(), rows)
+    table, checks, summary = streamed(store, ThumbnailEmbedder(), rows, counted)
 
     expected, got = by_id(at_once.table), by_id(table)
     assert got.schema == expected.schema
@@ -171,3 +176,14 @@ def test_pooled_rows_come_in_chunks_that_add_up_to_one_table() -> None:
     chunks = list(pool.tables(embedder, rows=2))
     assert [chunk.num_rows for chunk in chunks] == [2, 2, 2, 2, 1]
     assert pa.concat_tables(chunks).equals(pa.concat_tables(pool.tables(embedder, rows=1000)))
+
+
+def test_a_crop_for_a_tracklet_already_pooled_is_refused() -> None:
+    """Announced counts are trusted to free the sums; a crop past its tracklet's count means the crops
+    partition changed under the run, and the pooled vector would be wrong."""
+    crops = day_of_crops(2).filter(pc.field("tracklet_id") == "2024-05-01/gate/000000")
+    crops = crops.filter(pc.field("is_best"))
+    pool = TrackletPool(DIMS, {"2024-05-01/gate/000000": 1})
+    vectors = np.eye(DIMS, dtype=np.float32)[: crops.num_rows]
+    with pytest.raises(ValueError, match="crops partition changed"):
+        pool.add(crops, vectors)

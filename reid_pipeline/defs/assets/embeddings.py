@@ -12,7 +12,13 @@ from reid_pipeline.defs.assets.preview import table_preview
 from reid_pipeline.defs.partitions import CAMERA_DAY_BACKFILL, camera_days, split_camera_day
 from reid_pipeline.defs.resources import EmbedderResource, StorageResource
 from reid_pipeline.lib.embedding.checks import EmbeddingChecks
-from reid_pipeline.lib.embedding.stream import CROP_BATCH_ROWS, CROP_COLUMNS, StreamedEmbeddings, embed_stream
+from reid_pipeline.lib.embedding.stream import (
+    CROP_BATCH_ROWS,
+    CROP_COLUMNS,
+    StreamedEmbeddings,
+    best_crop_counts,
+    embed_stream,
+)
 from reid_pipeline.lib.embedding.types import Embedder, resolve_batch_size
 from reid_pipeline.lib.storage.parquet import ParquetStore
 from reid_pipeline.lib.storage.schemas import embeddings_schema
@@ -104,6 +110,7 @@ def _embed_partition(
             sink,
             checks.expect,
             shrunk,
+            best_crop_counts(store.read("crops", partition, columns=["tracklet_id", "is_best"])),
         )
     for error in run.errors:
         context.log.warning(error)

@@ -7,7 +7,7 @@ the order of the additions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -60,14 +60,32 @@ def pooled_by_key(keys: list[str], vectors: np.ndarray, qualities: list[float], 
 class _Running(RunningPool):
     first_key: tuple[datetime, int] = (datetime.min, 0)  # (timestamp, best_rank) of the earliest crop
     first: dict[str, object] = field(default_factory=dict)  # that crop's FIRST_CROP_FIELDS
+    done: np.ndarray | None = None  # the float32 vector, once every crop is in (the float64 sums are gone)
+
+    def finish(self) -> None:
+        self.done = super().vector().astype(np.float32)
+        self.total = np.zeros(0)
+
+    def add(self, vector: np.ndarray, quality: float) -> None:
+        if self.done is not None:
+            raise ValueError("a crop arrived for a tracklet whose crops were all pooled: the crops partition changed")
+        super().add(vector, quality)
+
+    def vector(self) -> np.ndarray:
+        return self.done if self.done is not None else super().vector()
 
 
 class TrackletPool:
     """Running per-tracklet pooling of crop vectors (see the module docstring)."""
 
-    def __init__(self, dims: int) -> None:
+    def __init__(self, dims: int, crops_per_tracklet: Mapping[str, int] | None = None) -> None:
+        """``crops_per_tracklet``, when known, lets a tracklet whose crops are all in keep its float32 vector
+        instead of float64 sums (half the memory of a long day's pooled vectors); fewer crops than announced
+        (one that failed to embed) only leave the sums in place until the end.
+        """
         self.dims = dims
         self._tracklets: dict[str, _Running] = {}
+        self._expected = crops_per_tracklet or {}
 
     def __len__(self) -> int:
         return len(self._tracklets)
@@ -89,6 +107,8 @@ class TrackletPool:
                 running.first_key = key
                 running.first = {name: values[i] for name, values in fields.items()}
             running.add(vectors[i].astype(np.float64), float(qualities[i]))
+            if running.count == self._expected.get(str(tracklet_id)):
+                running.finish()
 
     def tables(self, embedder: Embedder, rows: int = 1024) -> Iterator[pa.Table]:
         """``kind='tracklet'`` rows, one per tracklet, ordered by tracklet id, in ``embeddings_schema``; ``rows``

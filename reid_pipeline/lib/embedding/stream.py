@@ -7,7 +7,7 @@ per tracklet (the quality-weighted mean of its crops' vectors), ordered by track
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -45,13 +45,16 @@ def embed_stream(
     sink: Callable[[pa.Table], None],
     on_selected: Callable[[list[str]], None] = lambda _ids: None,
     on_shrink: Callable[[int, int], None] | None = None,
+    crops_per_tracklet: Mapping[str, int] | None = None,
 ) -> StreamedEmbeddings:
     """Embed the best crops (``is_best``) of ``batches`` (CROP_COLUMNS of ``CROPS``) and hand ``sink`` their
     rows, then the pooled tracklet rows, in ``embeddings_schema``.
 
     ``on_selected`` hears each batch's best crop ids before they are embedded (what the checks expect).
+    ``crops_per_tracklet`` (best crops per tracklet, :func:`best_crop_counts`) lets finished tracklets hold
+    less while the rest stream past.
     """
-    pool = TrackletPool(embedder.dims)
+    pool = TrackletPool(embedder.dims, crops_per_tracklet)
     summary = StreamedEmbeddings(batch_size=batch_size)
     for batch in batches:
         chosen = _best(batch)
@@ -71,6 +74,13 @@ def embed_stream(
     for pooled in pool.tables(embedder):
         _emit(pooled, sink, summary)
     return summary
+
+
+def best_crop_counts(crops: pa.Table) -> dict[str, int]:
+    """Best crops per tracklet, from a crops table's ``tracklet_id`` and ``is_best`` columns."""
+    best = crops.filter(pc.fill_null(crops.column("is_best"), False)).column("tracklet_id")
+    counted = pc.value_counts(best)
+    return dict(zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True))
 
 
 def _best(batch: pa.RecordBatch | pa.Table) -> pa.Table:
