@@ -63,7 +63,9 @@ def gather(store: IdentityStore, date: str) -> DayReport:
     """The day's timelines with their sightings, watch-list hits and review queue."""
     where = f"date = {quoted(date)}"
     timelines = sorted(store.rows("entity_timelines", where), key=lambda r: (r["first_seen"], r["entity_id"]))
-    appearances = {r["tracklet_id"]: r for r in store.rows("appearances", where)}
+    # What a sighting shows; never the vectors (a 4-hour day's, as Python floats, were 300 MB).
+    shown = ["tracklet_id", "camera_id", "start_time", "end_time", "thumbnail"]
+    appearances = {r["tracklet_id"]: r for r in store.rows("appearances", where, shown)}
     by_entity = {r["entity_id"]: EntityDay(r) for r in timelines}
     for member in store.rows("entity_members", where, ["tracklet_id", "entity_id"]):
         found = appearances.get(member["tracklet_id"])
