@@ -7,6 +7,7 @@ from datetime import UTC
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from reid_pipeline.lib.crops.cropping import cut_crops
 from reid_pipeline.lib.detection.hog import HogPersonDetector
@@ -119,3 +120,20 @@ def test_a_large_still_is_detected_smaller_and_its_boxes_are_in_file_pixels(tmp_
     assert row["bbox"] == [200.0, 200.0, 400.0, 600.0]  # found at (100, 100, 200, 300) on the 4096 px wide decode
     (crop,) = cut_crops([row], manifest, raw, CropSettings())
     assert (crop["width"], crop["height"]) == (100, 200)  # cut from the same 4096 px decode
+
+
+def test_detections_made_into_arrow_a_few_rows_at_a_time_are_the_same_table(
+    tmp_path: Path, vtest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long file's rows become Arrow a chunk at a time; the camera-day's table, stitching included, is the
+    one a whole file at a time gives."""
+    from reid_pipeline.lib.detection import run as detection_run
+
+    folder = tmp_path / "raw" / DAY / "gate"
+    write_video(folder / "08-00-00.mp4", vtest_frames(vtest, 5, size=(320, 240)))
+    write_video(folder / "08-10-00.mp4", vtest_frames(vtest, 4, size=(320, 240)))
+    _, whole = _detect(tmp_path / "raw", "gate", isolate=False)
+    monkeypatch.setattr(detection_run, "ROWS_PER_PART", 1)
+    _, chunked = _detect(tmp_path / "raw", "gate", isolate=False)
+    assert whole.table.num_rows >= 2 and len(set(whole.table["file_id"].to_pylist())) == 2
+    assert chunked.table.to_pylist() == whole.table.to_pylist()

@@ -92,3 +92,37 @@ def test_death_reasons_read_well() -> None:
     assert death_reason(-11) == "killed by SIGSEGV (segmentation fault)"
     assert death_reason(-9).startswith("killed by SIGKILL")
     assert death_reason(3) == "exited with status 3"
+
+
+def test_an_idle_worker_exits_after_the_idle_timeout_and_a_later_session_gets_a_fresh_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reuse pays only when the next session comes soon; a worker left idle longer exits, so a gigabyte of
+    detection libraries does not sit through the rest of a camera-day."""
+    import time
+
+    from reid_pipeline.lib.footage import isolation
+
+    monkeypatch.setattr(isolation, "_POOL", isolation._Pool(idle_timeout_s=0.5))
+    with Session(_setup, _work) as session:
+        (first,) = session.run("pid")
+    with Session(_setup, _work) as session:  # at once: the same worker
+        (again,) = session.run("pid")
+    assert again == first and isolation._POOL.idle == 1
+
+    def gone() -> bool:
+        try:
+            os.kill(first, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    deadline = time.monotonic() + 10
+    while not gone() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(), "the idle worker's process exited"
+    assert isolation._POOL.idle == 0
+    with Session(_setup, _work) as session:
+        (later,) = session.run("pid")
+    assert later != first
+    isolation._POOL.shutdown()

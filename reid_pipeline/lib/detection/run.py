@@ -59,6 +59,9 @@ class DetectionRun:
     reports: dict[str, FileReport] = field(default_factory=dict)  # by manifest path: per-file stats, crash
 
 
+ROWS_PER_PART = 4096  # detection rows held as dicts before they become Arrow
+
+
 def tracklet_id(day: str, camera_id: str, track_id: int) -> str:
     """Globally unique tracklet id; readable, and sortable within a camera-day."""
     return f"{day}/{camera_id}/{track_id:06d}"
@@ -153,8 +156,12 @@ def detect_camera_day(
                     rows.append(_detection_row(row, frame, k, box, local_to_day[box.track_id], detector))
                     signature = box.signature if box.signature is not None else np.zeros(SIGNATURE_DIMS, np.float32)
                     add_signature(signatures, local_to_day[box.track_id], signature)
+                if len(rows) >= ROWS_PER_PART:  # a chunk of dicts at a time, not a whole (long) file's
+                    detected += len(rows)
+                    parts.append(table_from_rows(rows, DETECTIONS))
+                    rows = []
             detected += len(rows)
-            parts.append(table_from_rows(rows, DETECTIONS))  # one file's dicts at a time, never a day's
+            parts.append(table_from_rows(rows, DETECTIONS))
             run.files += 1
             log(f"file {number}/{len(usable)} {row['path']}: {len(local_to_day)} tracks; {detected} detections so far")
     finally:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import gc
 import os
 import pickle
 import signal
@@ -30,11 +29,14 @@ from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
 
+from reid_pipeline.lib.runtime.memory import release_memory
+
 S = TypeVar("S")
 J = TypeVar("J")
 R = TypeVar("R")
 
 MAX_IDLE_WORKERS = 2
+IDLE_TIMEOUT_S = 10.0  # how long an idle worker waits for the next session before it exits
 
 
 class WorkerDied(Exception):
@@ -76,6 +78,7 @@ class _Worker:
         child_end.close()
         self.conn = Connection(parent_end.detach())
         self.opened: object = None  # the setup the child holds state for
+        self.idle_spells = 0  # times it was handed back to the pool
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -119,11 +122,18 @@ class _Worker:
 
 
 class _Pool:
-    """Idle workers kept between sessions; each session takes one for itself (thread-safe)."""
+    """Idle workers kept between sessions, each for ``IDLE_TIMEOUT_S`` at most; each session takes one for
+    itself (thread-safe).
 
-    def __init__(self) -> None:
+    The timeout keeps the saving where it pays, a session that follows at once (the manifest's probing, then
+    detection; the files of several camera-days in a row), without a worker of a gigabyte sitting idle through
+    the crops, embeddings and identity steps that follow detection in the same process.
+    """
+
+    def __init__(self, idle_timeout_s: float = IDLE_TIMEOUT_S) -> None:
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
+        self.idle_timeout_s = idle_timeout_s
 
     def take(self) -> _Worker:
         with self._lock:
@@ -138,8 +148,25 @@ class _Pool:
         with self._lock:
             if worker.alive() and len(self._idle) < MAX_IDLE_WORKERS:
                 self._idle.append(worker)
+                worker.idle_spells += 1  # a timer of an earlier idle spell must not end this one early
+                timer = threading.Timer(self.idle_timeout_s, self._expire, [worker, worker.idle_spells])
+                timer.daemon = True
+                timer.start()
                 return
         worker.stop()
+
+    def _expire(self, worker: _Worker, spell: int) -> None:
+        """Stop ``worker`` if it is still in the same idle spell (a session that took it meanwhile keeps it)."""
+        with self._lock:
+            if worker not in self._idle or worker.idle_spells != spell:
+                return
+            self._idle.remove(worker)
+        worker.stop()
+
+    @property
+    def idle(self) -> int:
+        with self._lock:
+            return len(self._idle)
 
     def shutdown(self) -> None:
         with self._lock:
@@ -287,7 +314,9 @@ def serve(conn: Connection) -> None:
                 conn.send(("raise", _portable(exc)))
         elif kind == "close":
             state = work = None
-            gc.collect()
+            # An idle worker keeps its imports, not what the session freed: a detection worker held 1.1 GB
+            # while the rest of the camera-day ran, most of it the freed model and frames.
+            release_memory()
             _release_gpu_memory()
             conn.send(("closed",))
         else:

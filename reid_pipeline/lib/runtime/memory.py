@@ -11,9 +11,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import sys
 from functools import cache
-
-import pyarrow as pa
 
 
 @cache
@@ -26,9 +25,12 @@ def _malloc_trim() -> ctypes._NamedFuncPointer | None:
 
 
 def release_memory() -> None:
-    """Collect garbage, then return the freed pages of Arrow's pool and of the C heap to the system."""
+    """Collect garbage, then return the freed pages of Arrow's pool (when Arrow is loaded: a detection worker
+    never imports it) and of the C heap to the system."""
     gc.collect()
-    pa.default_memory_pool().release_unused()
+    arrow = sys.modules.get("pyarrow")
+    if arrow is not None:
+        arrow.default_memory_pool().release_unused()
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
