@@ -112,3 +112,21 @@ def test_report_prints_one_line_per_stage_and_says_when_a_job_failed() -> None:
 
     assert "detections" in text and "FAILED: no footage" in text
     assert report["end_to_end"]["success"] is False  # type: ignore[index]
+
+
+def test_the_cpu_of_a_worker_that_has_exited_still_counts() -> None:
+    """A worker process ends before the run does (an idle isolation worker exits); its CPU seconds stay in
+    the tree's total once it has been waited for."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    from reid_pipeline.lib.bench.memory import tree_usage
+
+    me = psutil.Process()
+    _, before = tree_usage(me)
+    burn = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass"
+    subprocess.run([sys.executable, "-c", burn], check=True)  # started, burned 0.6 s of CPU, exited, waited for
+    _, after = tree_usage(me)
+    assert after - before >= 0.5

@@ -24,7 +24,9 @@ class RssSample:
 
 
 def tree_usage(process: psutil.Process) -> tuple[int, float]:
-    """Resident bytes and CPU seconds of ``process`` and all its descendants; ones gone meanwhile count 0."""
+    """Resident bytes of ``process`` and all its living descendants, and the CPU seconds of the whole tree so
+    far: a descendant that has exited and been waited for still counts (in its parent's children times), so
+    a worker process that ends mid-run does not take its CPU seconds with it."""
     rss, cpu = 0, 0.0
     for member in [process, *process.children(recursive=True)]:
         try:
@@ -33,7 +35,7 @@ def tree_usage(process: psutil.Process) -> tuple[int, float]:
                 times = member.cpu_times()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-        cpu += times.user + times.system
+        cpu += times.user + times.system + times.children_user + times.children_system
     return rss, cpu
 
 
