@@ -83,6 +83,18 @@ def test_co_occurrence_is_per_camera_and_overlap() -> None:
     different = co_occurring(spans)
     assert different[0, 1] and different[1, 0]
     assert not different[0, 2] and not different[0, 3]
+    assert different.nnz == 2, "stored sparse: only the pairs seen at once"
+
+
+def test_a_long_window_of_tracklets_stays_sparse() -> None:
+    """50 000 tracklets, each overlapping the next one only: a dense matrix would be 2.5 GB."""
+    spans = [
+        TrackletSpan(f"t{i}", f"c{i % 4}", T0 + timedelta(seconds=10 * i), T0 + timedelta(seconds=10 * i + 45))
+        for i in range(50_000)
+    ]
+    different = co_occurring(spans)
+    assert different.shape == (50_000, 50_000)
+    assert different.nnz == 2 * (50_000 - 4)  # on each camera, each tracklet and the next one
 
 
 def test_adapter_refuses_vectors_of_another_width() -> None:

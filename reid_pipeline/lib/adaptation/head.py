@@ -137,10 +137,9 @@ def train_head(data: TrainingCrops, backbone: str, spec: HeadSpec, trained_on: t
         optimiser = torch.optim.AdamW([weights], lr=spec.learning_rate, weight_decay=spec.weight_decay)
         x = torch.from_numpy(data.vectors - mean)
         tracklet = torch.from_numpy(data.tracklet)
-        different = torch.from_numpy(data.different)
-        losses = [_epoch_loss(x, tracklet, different, weights, spec, None, rng, data)]
+        losses = [_epoch_loss(x, tracklet, weights, spec, None, rng, data)]
         for epoch in range(spec.epochs):
-            losses.append(_epoch_loss(x, tracklet, different, weights, spec, optimiser, rng, data, epoch))
+            losses.append(_epoch_loss(x, tracklet, weights, spec, optimiser, rng, data, epoch))
     finally:
         torch.set_num_threads(threads)
     return SiteAdapter(
@@ -159,7 +158,6 @@ def train_head(data: TrainingCrops, backbone: str, spec: HeadSpec, trained_on: t
 def _epoch_loss(
     x: torch.Tensor,
     tracklet: torch.Tensor,
-    different: torch.Tensor,
     weights: torch.Tensor,
     spec: HeadSpec,
     optimiser: torch.optim.Optimizer | None,
@@ -173,8 +171,11 @@ def _epoch_loss(
     total, anchors = 0.0, 0
     for batch in _batches(data, spec.batch_tracklets, epoch, rng):
         index = torch.from_numpy(batch)
+        mine = data.tracklet[batch]
+        # Only the batch's block of the sparse (T, T) matrix is made dense: B x B, not T x T.
+        negative = torch.from_numpy(data.different[mine][:, mine].toarray())
         with torch.set_grad_enabled(optimiser is not None):
-            loss, count = contrastive_loss(x[index], tracklet[index], different, weights, spec.temperature)
+            loss, count = contrastive_loss(x[index], tracklet[index], negative, weights, spec.temperature)
             if optimiser is not None and count:
                 optimiser.zero_grad()
                 loss.backward()
@@ -185,16 +186,16 @@ def _epoch_loss(
 
 
 def contrastive_loss(
-    x: torch.Tensor, tracklet: torch.Tensor, different: torch.Tensor, weights: torch.Tensor, temperature: float
+    x: torch.Tensor, tracklet: torch.Tensor, negative: torch.Tensor, weights: torch.Tensor, temperature: float
 ) -> tuple[torch.Tensor, int]:
-    """Mean multi-positive InfoNCE over crops that have both a positive and a negative in the batch."""
+    """Mean multi-positive InfoNCE over crops that have both a positive and a negative in the batch;
+    ``negative`` (B, B) says which crops of the batch are known to be different entities."""
     import torch
 
     z = torch.nn.functional.normalize(x @ weights, dim=1)
     logits = z @ z.T / temperature
     same = tracklet[:, None] == tracklet[None, :]
     positive = same & ~torch.eye(len(tracklet), dtype=torch.bool)
-    negative = different[tracklet][:, tracklet]
     usable = positive.any(dim=1) & negative.any(dim=1)
     count = int(usable.sum())
     if count == 0:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+from scipy.sparse import csr_array, sparray
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class TrainingCrops:
     vectors: np.ndarray  # (N, dims) backbone vectors of crops, unit length
     tracklet: np.ndarray  # (N,) index into tracklet_ids
     tracklet_ids: tuple[str, ...]
-    different: np.ndarray  # (T, T) bool: seen at once on one camera
+    different: sparray  # (T, T) bool, sparse: seen at once on one camera
 
     def __post_init__(self) -> None:
         count, tracklets = len(self.vectors), len(self.tracklet_ids)
@@ -43,12 +44,17 @@ class TrainingCrops:
 
     @property
     def negative_pairs(self) -> int:
-        return int(self.different.sum()) // 2
+        return int(self.different.nnz) // 2
 
 
-def co_occurring(spans: Sequence[TrackletSpan]) -> np.ndarray:
-    """(T, T) bool: tracklets on one camera whose time spans overlap (the tracker saw both at once)."""
-    different = np.zeros((len(spans), len(spans)), dtype=bool)
+def co_occurring(spans: Sequence[TrackletSpan]) -> sparray:
+    """(T, T) bool, sparse: tracklets on one camera whose time spans overlap (the tracker saw both at once).
+
+    Sparse because a tracklet overlaps only its few neighbours in time: a week of 4-hour days has some 40 000
+    tracklets, whose dense matrix would take 1.6 GB.
+    """
+    rows: list[int] = []
+    cols: list[int] = []
     by_camera: dict[str, list[int]] = defaultdict(list)
     for index, span in enumerate(spans):
         by_camera[span.camera_id].append(index)
@@ -59,8 +65,10 @@ def co_occurring(spans: Sequence[TrackletSpan]) -> np.ndarray:
             for j in ordered[position + 1 :]:
                 if spans[j].start > spans[i].end:
                     break
-                different[i, j] = different[j, i] = True
-    return different
+                rows += [i, j]
+                cols += [j, i]
+    size = len(spans)
+    return csr_array((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(size, size), dtype=bool)
 
 
 def training_crops(
