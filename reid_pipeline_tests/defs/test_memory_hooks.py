@@ -30,3 +30,17 @@ def test_the_hooks_run_after_a_step_that_fails_and_one_that_succeeds() -> None:
     result = defs.resolve_job_def("two_steps").execute_in_process(raise_on_error=False)
     completed = [e.step_key for e in result.all_events if e.event_type_value == "HOOK_COMPLETED"]
     assert sorted(completed) == ["broken", "fine"]
+
+
+def test_memory_is_released_only_after_the_process_grew(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reid_pipeline.lib.runtime import memory
+
+    sizes = iter([1000 << 20, 900 << 20, 920 << 20, 1000 << 20, 950 << 20])
+    monkeypatch.setattr(memory, "resident_bytes", lambda: next(sizes))
+    monkeypatch.setattr(memory, "_resident_after_release", [0])
+    released: list[bool] = []
+    monkeypatch.setattr(memory, "release_memory", lambda: released.append(True))
+    assert memory.release_memory_if_grown()  # 1000 MB, nothing released yet: released, down to 900
+    assert not memory.release_memory_if_grown()  # 920: only 20 MB more
+    assert memory.release_memory_if_grown()  # 1000: 100 MB more
+    assert released == [True, True]

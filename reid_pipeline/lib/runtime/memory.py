@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import os
 import sys
 from functools import cache
 
@@ -34,3 +35,28 @@ def release_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+GROWTH_WORTH_RELEASING = 64 << 20  # bytes of resident growth since the last release that make one worthwhile
+_resident_after_release = [0]
+
+
+def resident_bytes() -> int:
+    """This process's resident set size, from /proc (0 where there is none)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def release_memory_if_grown() -> bool:
+    """:func:`release_memory` when the process grew by ``GROWTH_WORTH_RELEASING`` since the last release (or
+    /proc cannot tell); True when it released. A full garbage collection costs about 0.3 s in a process with
+    Dagster and torch loaded, which small steps (asset checks) would pay for nothing."""
+    now = resident_bytes()
+    if now and now - _resident_after_release[0] < GROWTH_WORTH_RELEASING:
+        return False
+    release_memory()
+    _resident_after_release[0] = resident_bytes()
+    return True
