@@ -60,7 +60,12 @@ def test_exact_and_indexed_search_find_the_same_nearest_entities(tmp_path: Path)
             assert len(near) == 3 and all(kinds[ids.index(e)] == kinds[i] for e in near), f"{name}: its type only"
         assert {r["entity_id"] for r in rows} == {e for near in candidates.values() for e in near}
         assert all(isinstance(r["vector"], np.ndarray) and "_distance" not in r for r in rows), "rows as stored"
-    assert found["exact"][0] == found["indexed"][0]
+    # The index quantises vectors (IVF-PQ, trained from a random start): the entity each query was drawn from
+    # is first in both, and the nearest three agree but for the odd near tie among the runners-up.
+    exact, indexed = found["exact"][0], found["indexed"][0]
+    assert all(exact[q][0] == indexed[q][0] for q in exact)
+    shared = sum(len(set(exact[q]) & set(indexed[q])) for q in exact)
+    assert shared >= 0.9 * sum(len(near) for near in exact.values())
 
 
 def test_top_k_is_the_head_of_a_stable_sort_ties_included() -> None:
