@@ -78,8 +78,12 @@ def embed_stream(
 
 def best_crop_counts(crops: pa.Table) -> dict[str, int]:
     """Best crops per tracklet, from a crops table's ``tracklet_id`` and ``is_best`` columns."""
-    best = crops.filter(pc.fill_null(crops.column("is_best"), False)).column("tracklet_id")
-    counted = pc.value_counts(best)
+    return value_counts(crops.filter(pc.fill_null(crops.column("is_best"), False)).column("tracklet_id"))
+
+
+def value_counts(values: pa.Array | pa.ChunkedArray) -> dict[str, int]:
+    """How often each value occurs, counted in Arrow."""
+    counted = pc.value_counts(values)
     return dict(zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True))
 
 

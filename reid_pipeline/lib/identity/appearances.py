@@ -13,6 +13,8 @@ import pyarrow.compute as pc
 from reid_pipeline.lib.adaptation.site import NO_ADAPTER, SiteAdaptation
 from reid_pipeline.lib.embedding.pooling import RunningPool, pooled_by_key
 from reid_pipeline.lib.embedding.run import tracklet_vectors, vectors_of
+from reid_pipeline.lib.embedding.stream import value_counts
+from reid_pipeline.lib.footage.sampling import batched
 from reid_pipeline.lib.identity.scoring import encode_attributes, flat_attributes
 from reid_pipeline.lib.identity.tables import appearances_schema
 from reid_pipeline.lib.storage.parquet import ParquetStore
@@ -53,7 +55,7 @@ def adapted_tracklet_vectors(
     kept only for tracklets whose crops have not all gone by yet.
     """
     kinds = store.read("embeddings", part, columns=["kind", "tracklet_id"])
-    crops_left = _counts(kinds.filter(pc.equal(kinds.column("kind"), "crop")).column("tracklet_id"))
+    crops_left = value_counts(kinds.filter(pc.equal(kinds.column("kind"), "crop")).column("tracklet_id"))
     del kinds
     pools: dict[str, RunningPool] = {}
     vectors: dict[str, np.ndarray] = {}
@@ -66,17 +68,12 @@ def adapted_tracklet_vectors(
         pooled_by_key(tracklets, adapted, crops.column("quality").to_pylist(), pools)
         # A tracklet whose last crop has gone by keeps its float32 vector, not its float64 sums: only the
         # tracklets under way hold sums (crops come in time order).
-        for tracklet, count in _counts(pa.array(tracklets)).items():
+        for tracklet, count in value_counts(pa.array(tracklets)).items():
             crops_left[tracklet] -= count
             if crops_left[tracklet] == 0:
                 vectors[tracklet] = pools.pop(tracklet).vector().astype(np.float32)
     vectors.update({tracklet: running.vector().astype(np.float32) for tracklet, running in pools.items()})
     return vectors
-
-
-def _counts(values: pa.Array | pa.ChunkedArray) -> dict[str, int]:
-    counted = pc.value_counts(values)
-    return dict(zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True))
 
 
 def day_appearances(
@@ -99,7 +96,7 @@ def day_appearances(
         part = {"date": date, "camera": camera}
         width, rows, missing = _camera_appearances(store, part, adaptation)
         dims = dims or width
-        for chunk in _chunked(rows, ROWS_PER_CHUNK):
+        for chunk in batched(rows, ROWS_PER_CHUNK):
             found += len(chunk)
             kept = keep(chunk)
             if kept:
@@ -110,17 +107,6 @@ def day_appearances(
 
 
 ROWS_PER_CHUNK = 512
-
-
-def _chunked(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
-    chunk: list[Row] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 # What an appearance takes of each table: no crop's other columns, no description's vector.
