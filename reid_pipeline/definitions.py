@@ -28,6 +28,7 @@ from reid_pipeline.defs.resources import (
     StorageResource,
 )
 from reid_pipeline.defs.sensors import build_footage_sensor, build_identity_sensor
+from reid_pipeline.lib.runtime.memory import share_one_heap
 from reid_pipeline.settings import Settings, load_settings
 
 
@@ -55,6 +56,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
+    share_one_heap()  # every process that runs steps builds these first, before its threads start
     ops = settings.operations
     calendar = Calendar.starting(settings.footage.start_date)
     camera_day_job = build_camera_day_job(ops.max_retries)

@@ -203,7 +203,7 @@ class EmbeddingSettings(_Section):
         0,
         ge=0,
         description="Crops per forward pass; halves by itself on out-of-memory. 0 = auto: 64 on a GPU; on a CPU the "
-        "size measured fastest for the model family (16 for open_clip ViTs, 1 for the ImageNet CNNs).",
+        "size measured fastest for the model family (16 for open_clip ViTs and the ImageNet CNNs, 1 for OSNet).",
     )
     workers: int = Field(2, ge=1, description="CPU threads decoding and preprocessing crops ahead of the model.")
     gpu_memory_fraction: float = Field(

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 
 from reid_pipeline.cli import bench, deploy, entities, review, run
 from reid_pipeline.cli import eval as evaluation
+from reid_pipeline.lib.runtime.memory import share_one_heap
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``reid-pipeline``: parse, run the command, and turn expected failures into one line."""
     args = build_parser().parse_args(argv)
+    share_one_heap()  # before the commands start threads: see its docstring
     try:
         return int(args.func(args))
     except (FileNotFoundError, ValueError) as exc:

@@ -19,7 +19,7 @@ from reid_pipeline.lib.embedding.factory import build_embedder, choose_embedding
 from reid_pipeline.lib.embedding.imagenet_backend import ImageNetEmbedder
 from reid_pipeline.lib.embedding.images import decode_jpeg, pad_to_square
 from reid_pipeline.lib.embedding.open_clip_backend import RANDOM_WEIGHTS, OpenClipEmbedder
-from reid_pipeline.lib.embedding.pipelined import embed_jpegs, model_threads
+from reid_pipeline.lib.embedding.pipelined import BATCH_FOR_ALL_CORES, embed_jpegs, model_threads
 from reid_pipeline.lib.embedding.run import embed_tracklets, tracklet_vectors, vectors_of
 from reid_pipeline.lib.embedding.types import l2_normalise, pool_vectors, resolve_batch_size
 from reid_pipeline.lib.runtime.cpu import usable_cores
@@ -99,11 +99,20 @@ def test_batcher_reraises_other_errors_and_out_of_memory_at_size_one() -> None:
         AdaptiveBatcher(4).run([1, 2, 3], always_oom)
 
 
-@pytest.mark.parametrize(("device", "workers"), [("cpu", 1), ("cpu", 64), ("cuda:0", 1)])
-def test_model_threads_leave_the_decode_workers_their_cores(device: str, workers: int) -> None:
+@pytest.mark.parametrize(
+    ("device", "workers", "batch_size"), [("cpu", 1, 1), ("cpu", 64, 1), ("cpu", 64, 16), ("cuda:0", 1, 1)]
+)
+def test_model_threads_leave_decode_workers_their_cores_only_at_small_batches(
+    device: str, workers: int, batch_size: int
+) -> None:
     before = torch.get_num_threads()
-    expected = max(1, usable_cores() - workers) if device == "cpu" else before
-    with model_threads(device, workers):
+    if device != "cpu":
+        expected = before
+    elif batch_size >= BATCH_FOR_ALL_CORES:
+        expected = usable_cores()
+    else:
+        expected = max(1, usable_cores() - workers)
+    with model_threads(device, workers, batch_size):
         assert torch.get_num_threads() == expected
     assert torch.get_num_threads() == before, "the process's thread count is restored afterwards"
 
@@ -292,6 +301,6 @@ def test_tracklet_embeddings_pool_the_best_crops_and_pass_their_checks() -> None
 
 def test_auto_batch_size_depends_on_device_and_model_family(clip_model: OpenClipEmbedder) -> None:
     cnn = ImageNetEmbedder("efficientnet-lite0", device="cpu")
-    assert resolve_batch_size(0, cnn) == 1 and resolve_batch_size(0, clip_model) == 16
+    assert resolve_batch_size(0, cnn) == 16 and resolve_batch_size(0, clip_model) == 16
     assert resolve_batch_size(12, cnn) == 12
     assert resolve_batch_size(0, ImageNetEmbedder("mobilenetv2", device="cuda:0")) == 64

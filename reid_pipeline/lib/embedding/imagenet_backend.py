@@ -100,7 +100,7 @@ class ImageNetEmbedder(LazyTorchNetwork):
     match_threshold = 0.90  # default cosine for "same identity"; ImageNet features of two people are close
     colour_match_threshold = 0.85  # with colour fused in, scores spread out
     text_encoder: TextEncoder | None = None  # an image-only model: no text search, no zero-shot attributes
-    cpu_batch_size = 1
+    cpu_batch_size = 16  # with every core on the model: see pipelined.model_threads
 
     def __init__(
         self,

@@ -35,13 +35,20 @@ def release_cached_memory() -> None:
         torch.cuda.empty_cache()
 
 
-@contextmanager
-def model_threads(device: str, workers: int) -> Iterator[None]:
-    """On a CPU, leave the decode workers their cores: the model's intra-op threads get the rest (at least 1).
+# From this many crops a forward pass, the model's layers are big enough to split over every core.
+BATCH_FOR_ALL_CORES = 8
 
-    By default torch starts one thread per core, on top of the ``workers`` decoding crops. On 2 cores with 2
-    workers that oversubscription made MobileNetV2 spend 32-39 ms of CPU per crop instead of 24, and take
-    longer too (55-87 ms a crop against 37-56, measured on a busy machine).
+
+@contextmanager
+def model_threads(device: str, workers: int, batch_size: int) -> Iterator[None]:
+    """On a CPU, choose the model's intra-op threads by how much work one forward pass has.
+
+    A batch of one crop is too small to split: torch's default thread per core, on top of the ``workers``
+    decoding crops, made MobileNetV2 spend 32-39 ms of CPU per crop instead of 24 on 2 cores with 2 workers,
+    and take longer too, so the model gets the cores the workers leave (at least 1). From
+    ``BATCH_FOR_ALL_CORES`` crops on it gets every core: decoding is light next to the model and overlaps it.
+    On 2 cores, batches of 16 with 2 model threads embedded a crop in 15 ms (MobileNetV2) and 21-25 ms
+    (EfficientNet-lite0) against 21-26 and 32-37 ms at batch 1 on 1 thread (``bench embed``).
     """
     import torch
 
@@ -49,7 +56,8 @@ def model_threads(device: str, workers: int) -> Iterator[None]:
         yield
         return
     before = torch.get_num_threads()
-    torch.set_num_threads(max(1, usable_cores() - workers))
+    cores = usable_cores()
+    torch.set_num_threads(cores if batch_size >= BATCH_FOR_ALL_CORES else max(1, cores - workers))
     try:
         yield
     finally:
@@ -89,7 +97,7 @@ def embed_jpegs(
         return list(embedder.forward(torch.stack(list(tensors))))
 
     with (
-        model_threads(embedder.device, workers),
+        model_threads(embedder.device, workers, batch_size),
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crop-decode") as pool,
     ):
 

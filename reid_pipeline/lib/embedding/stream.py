@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from reid_pipeline.lib.embedding.pipelined import embed_jpegs
 from reid_pipeline.lib.embedding.pooling import TrackletPool, crop_rows
 from reid_pipeline.lib.embedding.types import Embedder
+from reid_pipeline.lib.runtime.memory import trim_heap
 
 # What embedding reads of the crops: no box, size or sharpness.
 CROP_COLUMNS = ["crop_id", "date", "camera_id", "tracklet_id", "entity_type", "timestamp", "quality"]
@@ -70,6 +71,7 @@ def embed_stream(
         pool.add(embedded, result.vectors)
         _emit(crop_rows(embedded, result.vectors, embedder), sink, summary)
         summary.crops_embedded += embedded.num_rows
+        trim_heap()  # the decode threads' freed crop tensors, before the next batch fragments them further
     summary.tracklets = len(pool)
     for pooled in pool.tables(embedder):
         _emit(pooled, sink, summary)

@@ -54,8 +54,10 @@ GPU_BATCH_SIZE = 64
 def resolve_batch_size(setting: int, embedder: Embedder) -> int:
     """``0`` (auto) becomes 64 on an accelerator and the model family's best CPU batch otherwise.
 
-    On a 2-core CPU, batching slowed the ImageNet CNNs down (EfficientNet-lite0: 28 crops/s at batch 1,
-    17 at 64) and sped ViT-B-32 up to batch 16 (5.7 -> 9.1 crops/s), so one number cannot fit both.
+    On a 2-core CPU with the model on one thread, batching slowed the ImageNet CNNs down (EfficientNet-lite0:
+    28 crops/s at batch 1, 17 at 64) and sped ViT-B-32 up to batch 16 (5.7 -> 9.1 crops/s). Since a batch of
+    8 or more runs on every core (``pipelined.model_threads``), batch 16 is fastest for the CNNs too; OSNet,
+    measured on one thread only, keeps batch 1.
     """
     if setting > 0:
         return setting
