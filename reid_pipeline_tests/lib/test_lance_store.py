@@ -141,6 +141,51 @@ def test_an_index_commit_that_loses_a_race_is_retried(tmp_path: Path, monkeypatc
     assert [i.columns for i in real_open("t").list_indices()] == [["date"]]
 
 
+def test_an_append_that_loses_a_race_is_written_by_the_retry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = LanceStore(str(tmp_path / "db"))
+    store.replace_partition("appearances", schema(4), "row_id", "date = 'd1'", rows("d1", ["a"]))
+    real_open = store.db.open_table
+    losses = iter(["Incompatible transaction: This Append transaction is incompatible with concurrent Overwrite"])
+
+    class AppendLosesOnce:
+        def __init__(self, table: object) -> None:
+            self.table = table
+
+        def add(self, data: pa.Table) -> None:
+            loss = next(losses, None)
+            if loss:
+                raise RuntimeError(loss)
+            self.table.add(data)  # type: ignore[attr-defined]
+
+        def __getattr__(self, attr: str) -> object:
+            return getattr(self.table, attr)
+
+    monkeypatch.setattr(store.db, "open_table", lambda name: AppendLosesOnce(real_open(name)))
+    assert store.replace_partition("appearances", schema(4), "row_id", "date = 'd2'", rows("d2", ["b", "c"])) == 2
+    assert ids_by_date(store) == {"d1": ["a"], "d2": ["b", "c"]}
+
+
+def test_an_append_that_fails_otherwise_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = LanceStore(str(tmp_path / "db"))
+    store.replace_partition("appearances", schema(4), "row_id", "date = 'd1'", rows("d1", ["a"]))
+    real_open = store.db.open_table
+
+    class DiskFull:
+        def __init__(self, table: object) -> None:
+            self.table = table
+
+        def add(self, data: pa.Table) -> None:
+            raise OSError("No space left on device")
+
+        def __getattr__(self, attr: str) -> object:
+            return getattr(self.table, attr)
+
+    monkeypatch.setattr(store.db, "open_table", lambda name: DiskFull(real_open(name)))
+    with pytest.raises(OSError, match="No space left"):
+        store.replace_partition("appearances", schema(4), "row_id", "date = 'd2'", rows("d2", ["b"]))
+    assert ids_by_date(store) == {"d1": ["a"]}
+
+
 def test_a_new_partition_is_appended_and_a_doubled_append_is_settled(tmp_path: Path) -> None:
     store = LanceStore(str(tmp_path / "db"))
     store.replace_partition("t", schema(4), "row_id", "date = 'd1'", rows("d1", ["a"]))

@@ -109,7 +109,7 @@ class LanceStore:
         A partition with no rows yet (the nightly case) is appended: a ``merge_insert`` joins against the
         whole table, so its cost grows with the history, an append's does not. Should a parallel writer
         have appended the same partition at the same time, the count after the append says so, and the
-        partition is replaced as below.
+        partition is replaced as below; so is it when the append itself loses a commit race.
 
         A partition that has rows is replaced with ``merge_insert`` (rows no longer there deleted). Partitions
         written in parallel (other days, other processes) can collide on a commit; the write replaces the
@@ -120,9 +120,14 @@ class LanceStore:
         if table.count_rows(partition_filter) == 0:
             if data.num_rows == 0:
                 return 0  # empty, and to stay empty: nothing to commit
-            table.add(data)
-            if table.count_rows(partition_filter) == data.num_rows:
-                return data.num_rows
+            try:
+                table.add(data)
+            except Exception as exc:  # lost a race (a parallel writer's commit came first): replace below
+                if not _is_conflict(exc):
+                    raise
+            else:
+                if table.count_rows(partition_filter) == data.num_rows:
+                    return data.num_rows
         for attempt in range(COMMIT_ATTEMPTS):
             table = self.open_or_create(name, schema)
             try:
