@@ -48,7 +48,8 @@ def model_threads(device: str, workers: int, batch_size: int) -> Iterator[None]:
     and take longer too, so the model gets the cores the workers leave (at least 1). From
     ``BATCH_FOR_ALL_CORES`` crops on it gets every core: decoding is light next to the model and overlaps it.
     On 2 cores, batches of 16 with 2 model threads embedded a crop in 15 ms (MobileNetV2) and 21-25 ms
-    (EfficientNet-lite0) against 21-26 and 32-37 ms at batch 1 on 1 thread (``bench embed``).
+    (EfficientNet-lite0) against 21-26 and 32-37 ms at batch 1 on 1 thread (1 200 crops of the 1-hour
+    ``bench pipeline`` day, 2 decode workers, alternated three times).
     """
     import torch
 
